@@ -1,0 +1,1 @@
+//! cairn-p2p (placeholder)
