@@ -3,7 +3,9 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::codec::{self, Bytes, CodecError, Text};
-use crate::crypto::{Address, Hash, NodeId, PublicKey, Signature, SignatureError, SigningKey};
+use crate::crypto::{
+    Address, Hash, KeyError, NodeId, PublicKey, Signature, SignatureError, SigningKey,
+};
 use crate::params::ChainParams;
 use crate::sign_bytes::{Domain, sign_bytes};
 
@@ -147,6 +149,9 @@ pub enum TxError {
     /// The signature does not verify.
     #[error("tx signature: {0}")]
     Signature(#[from] SignatureError),
+    /// The sender's key is not usable (small order keys would let anyone sign for the address).
+    #[error("tx sender key: {0}")]
+    SenderKey(#[from] KeyError),
 }
 
 impl Tx {
@@ -173,8 +178,9 @@ impl Tx {
         Ok(tx)
     }
 
-    /// Verifies the sender's signature (ZIP-215).
+    /// Verifies the sender's signature (ZIP-215), refusing small-order sender keys.
     pub fn verify_signature(&self) -> Result<(), TxError> {
+        self.body.sender.check_usable()?;
         Ok(self
             .body
             .sender
