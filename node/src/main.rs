@@ -1,1 +1,192 @@
-fn main() {}
+//! The `cairn` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use cairn_genesis::keys::{NodeKeyFile, ValidatorKeyFile};
+use cairn_node::home::{self, Home, TestnetOptions};
+use clap::{Parser, Subcommand};
+
+/// Cairn: a permissioned proof-of-stake blockchain node with Tendermint-style BFT consensus.
+#[derive(Parser)]
+#[command(name = "cairn", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a single-validator home (config, genesis, keys).
+    Init {
+        /// Home directory.
+        #[arg(long, env = "CAIRN_HOME")]
+        home: PathBuf,
+        /// Node name.
+        #[arg(long)]
+        moniker: String,
+        /// Chain id of the new genesis.
+        #[arg(long)]
+        chain_id: String,
+        /// Replace an existing home (destroys its keys and data).
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Manage account keys under <home>/keys.
+    Keys {
+        /// Home directory.
+        #[arg(long, env = "CAIRN_HOME")]
+        home: PathBuf,
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+    /// Generate a local test network: validator and full-node homes, accounts, nodes.json.
+    Testnet {
+        /// Number of validators.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+        /// Output directory.
+        #[arg(long)]
+        output: PathBuf,
+        /// Number of non-validator nodes.
+        #[arg(long, default_value_t = 0)]
+        full_nodes: usize,
+        /// Chain id.
+        #[arg(long, default_value = "cairn-testnet")]
+        chain_id: String,
+        /// Node i listens for peers on P+10i and serves RPC on P+10i+1.
+        #[arg(long, default_value_t = 26656)]
+        starting_port: u16,
+        /// Number of funded test accounts (keys under DIR/accounts).
+        #[arg(long, default_value_t = 10)]
+        accounts: usize,
+        /// Replace an existing output directory.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Print this node's id (40 lowercase hex).
+    ShowNodeId {
+        /// Home directory.
+        #[arg(long, env = "CAIRN_HOME")]
+        home: PathBuf,
+    },
+    /// Print this node's consensus public key and address.
+    ShowValidator {
+        /// Home directory.
+        #[arg(long, env = "CAIRN_HOME")]
+        home: PathBuf,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a new account key.
+    New {
+        /// Key name.
+        name: String,
+    },
+    /// Show a key's address and public key.
+    Show {
+        /// Key name.
+        name: String,
+    },
+    /// List key names.
+    List,
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init {
+            home,
+            moniker,
+            chain_id,
+            overwrite,
+        } => {
+            let h = Home::new(&home);
+            home::init(&h, &moniker, &chain_id, overwrite)?;
+            println!("initialised {} for chain {chain_id}", home.display());
+        }
+        Command::Keys { home, action } => {
+            let h = Home::new(home);
+            match action {
+                KeysCommand::New { name } => {
+                    let f = home::keys_new(&h, &name)?;
+                    print_key(&name, &f);
+                }
+                KeysCommand::Show { name } => {
+                    let (f, _) =
+                        cairn_genesis::keys::AccountKeyFile::load(&home::key_path(&h, &name))?;
+                    print_key(&name, &f);
+                }
+                KeysCommand::List => {
+                    for name in home::keys_list(&h)? {
+                        let (f, _) =
+                            cairn_genesis::keys::AccountKeyFile::load(&home::key_path(&h, &name))?;
+                        println!("{name}\t{}", f.address());
+                    }
+                }
+            }
+        }
+        Command::Testnet {
+            validators,
+            output,
+            full_nodes,
+            chain_id,
+            starting_port,
+            accounts,
+            overwrite,
+        } => {
+            let nodes = home::testnet(&TestnetOptions {
+                output: output.clone(),
+                validators,
+                full_nodes,
+                accounts,
+                chain_id,
+                starting_port,
+                overwrite,
+            })?;
+            for n in &nodes.nodes {
+                println!("{}\t{}\t{}", n.moniker, n.rpc_url, n.home);
+            }
+            println!("wrote {}", output.join("nodes.json").display());
+        }
+        Command::ShowNodeId { home } => {
+            let key = NodeKeyFile::load(&Home::new(home).node_key_file())?;
+            println!("{}", key.public_key().node_id());
+        }
+        Command::ShowValidator { home } => {
+            let key = ValidatorKeyFile::load(&Home::new(home).validator_key_file())?;
+            let json = serde_json::json!({
+                "address": key.public_key().address(),
+                "pub_key": key.public_key(),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).context("encoding")?
+            );
+        }
+        Command::Version => println!("cairn {}", env!("CARGO_PKG_VERSION")),
+    }
+    Ok(())
+}
+
+fn print_key(name: &str, f: &cairn_genesis::keys::AccountKeyFile) {
+    println!(
+        "name: {name}\naddress: {}\npub_key: {}",
+        f.address(),
+        serde_json::to_string(&f.public_key()).unwrap_or_default()
+    );
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

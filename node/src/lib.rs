@@ -1,0 +1,19 @@
+//! # cairn-node
+//!
+//! The `cairn` binary: command line, configuration, node homes and (as the
+//! node issue lands) the wiring of consensus, mempool, state, p2p and RPC
+//! into one process.
+//!
+//! What exists today:
+//! - [`config`]: `config.toml` with documented defaults, unknown keys
+//!   refused, every option overridable by `CAIRN_<SECTION>_<KEY>` or
+//!   `--set section.key=value`.
+//! - [`home`]: CometBFT-style home directories (`init`), local test networks
+//!   (`testnet`, with `nodes.json`), and account keys (`keys`).
+//!
+//! Invariants: key files are written 0600 and atomically; `init` and
+//! `testnet` never modify an existing non-empty directory unless
+//! `--overwrite` is given.
+
+pub mod config;
+pub mod home;

@@ -1,0 +1,48 @@
+# Shared helpers for Cairn's scripts. Sourced, not run.
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+# No debug info for C/C++ dependencies (RocksDB): faster builds, smaller target dir.
+export CFLAGS="${CFLAGS:-} -g0" CXXFLAGS="${CXXFLAGS:-} -g0"
+
+step() { printf '\n== %s\n' "$*"; }
+
+as_root() {
+  if [[ $(id -u) == 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [[ ${#missing[@]} == 0 ]] && return 0
+  echo "installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# RocksDB's bindings need libclang (bindgen) and a C++ compiler.
+ensure_build_deps() {
+  apt_install libclang-dev clang g++ make python3 curl
+}
+
+ensure_nextest() {
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+  fi
+}
+
+# consensus, mempool and types never pull in tokio, libp2p, rocksdb or axum.
+check_walls() {
+  local crate dep tree bad=0
+  for crate in cairn-types cairn-consensus cairn-mempool; do
+    tree=$(cargo tree -p "$crate" -e normal --prefix none --locked) || return 1
+    for dep in tokio libp2p rocksdb librocksdb-sys axum; do
+      if grep -q "^$dep v" <<<"$tree"; then
+        echo "$crate depends on $dep"; bad=1
+      fi
+    done
+  done
+  [[ $bad == 0 ]] && echo "types, consensus and mempool are free of tokio, libp2p, rocksdb and axum"
+  return $bad
+}
+
+cairn_bin() { echo "$CARGO_TARGET_DIR/release/cairn"; }
