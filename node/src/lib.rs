@@ -10,6 +10,8 @@
 //!   `--set section.key=value`.
 //! - [`home`]: CometBFT-style home directories (`init`), local test networks
 //!   (`testnet`, with `nodes.json`), and account keys (`keys`).
+//! - [`persist`]: the signing guard's file (atomic, fsynced before a
+//!   signature leaves) and the consensus WAL (fsynced before acting).
 //!
 //! Invariants: key files are written 0600 and atomically; `init` and
 //! `testnet` never modify an existing non-empty directory unless
@@ -17,3 +19,4 @@
 
 pub mod config;
 pub mod home;
+pub mod persist;
