@@ -274,7 +274,7 @@ impl Core {
             AddVote::AlreadyReported => return Err(Ignored::AlreadyReported(vote.validator)),
             AddVote::UnknownValidator => return Err(Ignored::UnknownValidator(vote.validator)),
             AddVote::Equivocation(ev) => {
-                // Conflicting vote: evidence, not counted; nothing else changes.
+                // Evidence; the vote counts for its value only (see the keeper).
                 out.push(Output::Evidence(*ev));
                 return Ok(());
             }
@@ -723,16 +723,20 @@ impl Core {
     /// One entry per validator in set order from the precommits of round `r`.
     fn build_commit(&self, r: u32, id: BlockId) -> Commit {
         let signatures = (0..self.validators.len())
-            .map(|i| match self.keeper.vote_of(r, VoteKind::Precommit, i) {
-                Some(sv) if sv.vote.value == Some(id) => CommitSig::ForBlock {
-                    timestamp: sv.vote.timestamp,
-                    signature: sv.signature,
-                },
-                Some(sv) if sv.vote.value.is_none() => CommitSig::ForNil {
-                    timestamp: sv.vote.timestamp,
-                    signature: sv.signature,
-                },
-                _ => CommitSig::Absent,
+            .map(|i| {
+                if let Some(sv) = self.keeper.vote_for(r, VoteKind::Precommit, i, Some(id)) {
+                    CommitSig::ForBlock {
+                        timestamp: sv.vote.timestamp,
+                        signature: sv.signature,
+                    }
+                } else if let Some(sv) = self.keeper.vote_for(r, VoteKind::Precommit, i, None) {
+                    CommitSig::ForNil {
+                        timestamp: sv.vote.timestamp,
+                        signature: sv.signature,
+                    }
+                } else {
+                    CommitSig::Absent
+                }
             })
             .collect();
         Commit {
@@ -772,11 +776,24 @@ impl Core {
         self.decision.as_ref().map(|(b, c)| (b, c))
     }
 
-    /// Our own latest messages, to send again while a round makes no
-    /// progress (gossip does not re-deliver): our proposal of the current
-    /// round and our votes of the latest round we voted in.
+    /// What to send again while a round makes no progress (gossip does not
+    /// re-deliver): our proposal of the current round, our votes of the
+    /// latest round we voted in, and the prevotes that prove our valid value
+    /// (the polka of `validRound`). Without those, a peer that missed the
+    /// polka can never accept a re-proposal of the value (L28 needs 2f+1
+    /// prevotes of `vr`), and the locked peers can never gather a quorum
+    /// without it.
     pub fn rebroadcast(&self) -> Vec<Message> {
         let mut msgs = Vec::new();
+        if let Some((vr, id)) = self.valid {
+            msgs.extend(
+                self.keeper
+                    .votes(vr)
+                    .into_iter()
+                    .filter(|v| v.vote.kind == VoteKind::Prevote && v.vote.value == Some(id))
+                    .map(Message::Vote),
+            );
+        }
         if let Some(p) = &self.own_proposal
             && p.proposal.round == self.round
             && let Some(b) = self.blocks.get(&p.proposal.block_id)

@@ -1,10 +1,18 @@
 //! The vote keeper: the votes of one height, tallied by voting power per
 //! round and kind, with equivocation detection.
 //!
-//! Each validator counts once per (round, kind): its first vote. A later vote
-//! for the same slot with the same value is a duplicate; with a different
-//! value it is equivocation, returned as [`DuplicateVoteEvidence`] holding
-//! both signed votes, and it is not counted. Signatures are checked by the
+//! Per (round, kind) a validator's first vote counts toward "2f+1 for
+//! anything" and toward the round-skip senders, once. A later vote for the
+//! same slot with the same value is a duplicate; with a different value it
+//! is equivocation, returned as [`DuplicateVoteEvidence`] holding both
+//! signed votes. The conflicting vote is kept (one per slot; any further
+//! value is dropped) and counts toward the tally of *its* value only: a
+//! signed prevote for v is a prevote for v, so a quorum for v still holds
+//! f+1 correct validators, and two values still cannot both reach 2f+1. It
+//! matters for liveness: a node that saw an equivocator's nil prevote first
+//! must still be able to verify a polka for v that includes its v prevote
+//! (L28), as every other correct node did (CometBFT counts such votes the
+//! same way, through the peers' +2/3 claims). Signatures are checked by the
 //! caller before a vote gets here.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,8 +45,8 @@ struct VoteSet {
     tally: BTreeMap<Option<BlockId>, u64>,
     /// Power of all counted votes.
     power: u64,
-    /// Validators already reported for equivocating in this set.
-    reported: BTreeSet<usize>,
+    /// The second, conflicting vote of validators that equivocated.
+    conflicting: BTreeMap<usize, SignedVote>,
 }
 
 /// The votes of one round.
@@ -119,20 +127,26 @@ impl VoteKeeper {
             if first.vote.value == signed.vote.value {
                 return AddVote::Duplicate;
             }
-            if !set.reported.insert(i) {
-                return AddVote::AlreadyReported;
+            if let Some(second) = set.conflicting.get(&i) {
+                return if second.vote.value == signed.vote.value {
+                    AddVote::Duplicate
+                } else {
+                    AddVote::AlreadyReported
+                };
             }
-            return match DuplicateVoteEvidence::new(
+            let Ok(ev) = DuplicateVoteEvidence::new(
                 first.clone(),
-                signed,
+                signed.clone(),
                 power,
                 total,
                 evidence_time,
-            ) {
-                Ok(ev) => AddVote::Equivocation(Box::new(ev)),
+            ) else {
                 // Same slot and different values by construction; unreachable in practice.
-                Err(_) => AddVote::AlreadyReported,
+                return AddVote::AlreadyReported;
             };
+            *set.tally.entry(signed.vote.value).or_insert(0) += power;
+            set.conflicting.insert(i, signed);
+            return AddVote::Equivocation(Box::new(ev));
         }
         *set.tally.entry(signed.vote.value).or_insert(0) += power;
         set.power += power;
@@ -173,18 +187,33 @@ impl VoteKeeper {
         })
     }
 
-    /// The counted vote of validator `index` (set order) for `round` and `kind`.
+    /// The first vote of validator `index` (set order) for `round` and `kind`.
     pub fn vote_of(&self, round: u32, kind: VoteKind, index: usize) -> Option<&SignedVote> {
         self.rounds.get(&round)?.set(kind).votes.get(&index)
     }
 
-    /// All counted votes of `round`, prevotes first, in set order.
+    /// The vote of validator `index` for `value` in `round` and `kind`, be it
+    /// its first or its conflicting one.
+    pub fn vote_for(
+        &self,
+        round: u32,
+        kind: VoteKind,
+        index: usize,
+        value: Option<BlockId>,
+    ) -> Option<&SignedVote> {
+        let set = self.rounds.get(&round)?.set(kind);
+        [set.votes.get(&index), set.conflicting.get(&index)]
+            .into_iter()
+            .flatten()
+            .find(|v| v.vote.value == value)
+    }
+
+    /// All votes of `round` (first and conflicting), prevotes first, in set order.
     pub fn votes(&self, round: u32) -> Vec<SignedVote> {
         self.rounds.get(&round).map_or_else(Vec::new, |r| {
-            r.prevotes
-                .votes
-                .values()
-                .chain(r.precommits.votes.values())
+            [&r.prevotes, &r.precommits]
+                .into_iter()
+                .flat_map(|s| s.votes.values().chain(s.conflicting.values()))
                 .cloned()
                 .collect()
         })

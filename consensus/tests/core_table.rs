@@ -856,7 +856,7 @@ fn l57_67_timeouts() {
 }
 
 #[test]
-fn vote_keeper_equivocation_becomes_evidence_and_is_not_counted() {
+fn vote_keeper_equivocation_becomes_evidence_counted_once() {
     let w = World::four();
     let o = w.others();
     let core = run(
@@ -877,13 +877,19 @@ fn vote_keeper_equivocation_becomes_evidence_and_is_not_counted() {
                 (0, PV, None, None),
             ),
             row(
-                "o0 also prevotes A: evidence, not counted",
+                "o0 also prevotes A: evidence; counts for A, not again for 'any'",
                 Act::In(w.prevote(o[0], 0, Some('A'))),
                 vec![Out::Evidence(o[0])],
                 (0, PV, None, None),
             ),
             row(
-                "o0 prevotes nil too: already reported",
+                "o0 prevotes A again: duplicate",
+                Act::In(w.prevote(o[0], 0, Some('A'))),
+                vec![Out::Ignored(Ignored::Duplicate)],
+                (0, PV, None, None),
+            ),
+            row(
+                "o0 prevotes nil too: already reported, dropped",
                 Act::In(w.prevote(o[0], 0, None)),
                 vec![Out::Ignored(Ignored::AlreadyReported(
                     w.set.validators()[o[0]].address,
@@ -891,13 +897,13 @@ fn vote_keeper_equivocation_becomes_evidence_and_is_not_counted() {
                 (0, PV, None, None),
             ),
             row(
-                "o1 prevotes A: A has o1 only (own not fed back): power 1, and 2 in all",
+                "o1 prevotes A: A has o0 and o1 (2), any has 2 validators: nothing",
                 Act::In(w.prevote(o[1], 0, Some('A'))),
                 vec![],
                 (0, PV, None, None),
             ),
             row(
-                "own prevote A: A = 2 (o0's A not counted), any = 3: timeout only",
+                "own prevote A: A = 3 (a polka that includes o0's A), any = 3 validators",
                 Act::In(Input::Vote(SignedVote::sign(
                     Vote {
                         kind: VoteKind::Prevote,
@@ -910,8 +916,8 @@ fn vote_keeper_equivocation_becomes_evidence_and_is_not_counted() {
                     CHAIN,
                     &w.keys[w.me],
                 ))),
-                vec![t_prevote(0)],
-                (0, PV, None, None),
+                vec![t_prevote(0), Out::Precommit(0, Some('A'))],
+                (0, PC, Some((0, 'A')), Some((0, 'A'))),
             ),
         ],
     );
@@ -1186,4 +1192,43 @@ fn own_vote_from_the_guard_restores_round_step_and_lock() {
     // What the shell re-sends: the votes of the latest round it voted in.
     let again = core.rebroadcast();
     assert_eq!(again.len(), 1, "{again:?}");
+}
+
+#[test]
+fn equivocator_cannot_make_any_quorum_alone() {
+    // o0 votes for everything: it is one validator in "any" and in each value.
+    let w = World::four();
+    let o = w.others();
+    run(
+        &w,
+        "no double counting",
+        vec![
+            row("start", Act::Start, vec![t_propose(0)], (0, PP, None, None)),
+            row(
+                "timeoutPropose",
+                Act::In(w.timeout(0, PP)),
+                vec![Out::Prevote(0, None)],
+                (0, PV, None, None),
+            ),
+            row(
+                "o0: nil, then A (evidence), then B (dropped)",
+                Act::Many(vec![
+                    w.prevote(o[0], 0, None),
+                    w.prevote(o[0], 0, Some('A')),
+                    w.prevote(o[0], 0, Some('B')),
+                ]),
+                vec![
+                    Out::Evidence(o[0]),
+                    Out::Ignored(Ignored::AlreadyReported(w.set.validators()[o[0]].address)),
+                ],
+                (0, PV, None, None),
+            ),
+            row(
+                "o1 nil: nil has 2, any has 2 validators: still no quorum of anything",
+                Act::In(w.prevote(o[1], 0, None)),
+                vec![],
+                (0, PV, None, None),
+            ),
+        ],
+    );
 }
