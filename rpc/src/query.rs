@@ -164,9 +164,11 @@ impl TxQuery {
     }
 }
 
-/// The tags of a committed tx: `tx.hash`, `tx.height` and `type.key` per event attribute.
+/// The tags of a committed tx: `tm.event` (`Tx`), `tx.hash`, `tx.height` and
+/// `type.key` per event attribute.
 pub fn tx_tags(record: &TxRecord) -> Tags {
     let mut tags = Tags::new();
+    tags.insert("tm.event".into(), vec!["Tx".into()]);
     tags.insert("tx.hash".into(), vec![record.hash.to_hex()]);
     tags.insert("tx.height".into(), vec![record.height.to_string()]);
     for ev in &record.result.events {

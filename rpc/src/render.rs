@@ -157,6 +157,8 @@ fn vote(v: &SignedVote, vals: Option<&ValidatorSet>, lookup: &dyn Lookup) -> Val
         "validator_address": vote.validator.to_hex(),
         "validator_index": index,
         "signature": base64_encode(&v.signature.0),
+        "extension": null,
+        "extension_signature": null,
     })
 }
 
