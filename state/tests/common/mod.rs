@@ -3,6 +3,8 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod scenario;
+
 use std::path::Path;
 
 use cairn_genesis::GenesisDoc;
