@@ -1,6 +1,9 @@
 //! Genesis validation: one test per error class, each checking that the
 //! message names the field at fault; plus JSON round trip, hash and key files.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use cairn_genesis::keys::{AccountKeyFile, KeyFileError, NodeKeyFile, ValidatorKeyFile};
 use cairn_genesis::testnet::{self, TestnetSpec};
 use cairn_genesis::{GenesisAccount, GenesisDoc, GenesisError};

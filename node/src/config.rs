@@ -109,7 +109,7 @@ pub struct MempoolConfig {
 }
 
 /// Storage.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
     /// Keep state versions of this many recent heights (0: keep all). Blocks are always kept.
@@ -191,14 +191,6 @@ impl Default for MempoolConfig {
             max_txs_per_sender: 1_000,
             ttl_blocks: 100,
             cache_size: 100_000,
-        }
-    }
-}
-
-impl Default for StorageConfig {
-    fn default() -> Self {
-        StorageConfig {
-            pruning_keep_recent: 0,
         }
     }
 }

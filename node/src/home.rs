@@ -22,6 +22,7 @@ use cairn_types::{ChainParams, Time};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::persist::FileGuardStore;
 
 /// Paths inside a home directory.
 #[derive(Debug, Clone)]
@@ -91,13 +92,13 @@ impl Home {
 
     /// Refuses to touch a home that already holds files.
     fn ensure_fresh(&self) -> Result<()> {
-        if let Ok(mut entries) = fs::read_dir(&self.root) {
-            if entries.next().is_some() {
-                bail!(
-                    "{} already exists and is not empty; refusing to overwrite it (pass --overwrite to replace it, or choose another --home)",
-                    self.root.display()
-                );
-            }
+        if let Ok(mut entries) = fs::read_dir(&self.root)
+            && entries.next().is_some()
+        {
+            bail!(
+                "{} already exists and is not empty; refusing to overwrite it (pass --overwrite to replace it, or choose another --home)",
+                self.root.display()
+            );
         }
         Ok(())
     }
@@ -113,10 +114,7 @@ impl Home {
         if let Some(op) = files.operator_key {
             AccountKeyFile::new("operator", op).write(&self.operator_key_file())?;
         }
-        fs::write(
-            self.validator_state_file(),
-            serde_json::to_string_pretty(&EmptyGuardState::default())?,
-        )?;
+        FileGuardStore::new(self.validator_state_file()).reset()?;
         Ok(())
     }
 }
@@ -128,14 +126,6 @@ struct HomeFiles<'a> {
     node_key: &'a SigningKey,
     validator_key: &'a SigningKey,
     operator_key: Option<&'a SigningKey>,
-}
-
-/// CometBFT's `priv_validator_state.json` before anything was signed.
-#[derive(Serialize, Default)]
-struct EmptyGuardState {
-    height: String,
-    round: u32,
-    step: u8,
 }
 
 /// Removes `dir` when `overwrite` is set, otherwise refuses a non-empty `dir`.
@@ -394,10 +384,10 @@ pub fn keys_list(home: &Home) -> Result<Vec<String>> {
     }
     for entry in fs::read_dir(&dir)? {
         let p = entry?.path();
-        if p.extension().is_some_and(|e| e == "json") {
-            if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
-                names.push(stem.to_owned());
-            }
+        if p.extension().is_some_and(|e| e == "json")
+            && let Some(stem) = p.file_stem().and_then(|s| s.to_str())
+        {
+            names.push(stem.to_owned());
         }
     }
     names.sort();

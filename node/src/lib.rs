@@ -17,6 +17,9 @@
 //! `testnet` never modify an existing non-empty directory unless
 //! `--overwrite` is given.
 
+pub mod chain;
 pub mod config;
+pub mod driver;
 pub mod home;
+pub mod node;
 pub mod persist;

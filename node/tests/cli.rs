@@ -1,6 +1,9 @@
 //! The `cairn` command line: testnet generation contract, init refusing to
 //! overwrite, key commands.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,6 +1,9 @@
 //! Codec properties for every encoded type: round trip, canonical-only
 //! decoding, and arbitrary or mutated bytes never panic.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use borsh::{BorshDeserialize, BorshSerialize};

@@ -3,6 +3,9 @@
 //! that depends on it breaks: change the pinned digest only together with a
 //! deliberate, versioned format change.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use cairn_types::block::{BlockId, Commit, CommitSig, Header, Version, results_hash};
 use cairn_types::codec::{Bytes, encode};
 use cairn_types::crypto::{Address, Hash, NodeId, SigningKey};

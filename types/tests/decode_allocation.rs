@@ -3,6 +3,8 @@
 //! One test in its own binary, so the process-wide allocation counter sees
 //! nothing else.
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // A counting global allocator is the one place a test needs unsafe code.
 #![allow(unsafe_code)]
 

@@ -2,6 +2,9 @@
 //! and that answer is ZIP-215's, including for the edge cases where Ed25519
 //! implementations disagree (small-order keys and R, non-canonical S).
 
+// Test code: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use cairn_types::crypto::{BatchVerifier, KeyError, PublicKey, Signature, SigningKey};
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::edwards::CompressedEdwardsY;
