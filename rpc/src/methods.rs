@@ -6,7 +6,7 @@
 //! that states the valid range.
 //!
 //! ## `abci_query` paths
-//! The path and data go to [`NodeBackend::abci_query`] unchanged; the node's
+//! The path and data go to [`NodeBackend::abci_query`](crate::NodeBackend::abci_query) unchanged; the node's
 //! state serves (data in parentheses, raw bytes, given as hex in JSON):
 //! `/account` (20-byte address), `/validator` (operator address),
 //! `/delegation` (delegator address ‖ validator operator address),
@@ -33,6 +33,8 @@ use crate::server::RpcState;
 
 /// The CometBFT RPC dialect this server speaks, reported in `node_info.version`.
 pub const COMETBFT_VERSION: &str = "0.38.17";
+/// The `channels` value CometBFT nodes report (clients require it non-empty).
+pub const COMETBFT_CHANNELS: &str = "40202122233038606100";
 /// CometBFT's p2p protocol version reported in `node_info.protocol_version.p2p`.
 pub const P2P_PROTOCOL_VERSION: u64 = 8;
 /// Default and largest page sizes for paged methods (CometBFT's).
@@ -278,6 +280,13 @@ fn status(st: &RpcState) -> Result<Value, RpcError> {
 }
 
 fn node_info_json(id: &str, listen: &str, network: &str, moniker: &str, rpc: &str) -> Value {
+    // cosmjs requires these non-empty.
+    let moniker = if moniker.is_empty() {
+        "cairn-node"
+    } else {
+        moniker
+    };
+    let listen = if listen.is_empty() { "unknown" } else { listen };
     json!({
         "protocol_version": {
             "p2p": P2P_PROTOCOL_VERSION.to_string(),
@@ -288,7 +297,9 @@ fn node_info_json(id: &str, listen: &str, network: &str, moniker: &str, rpc: &st
         "listen_addr": listen,
         "network": network,
         "version": COMETBFT_VERSION,
-        "channels": "",
+        // CometBFT's channel list; cosmjs refuses an empty value. Cairn gossips
+        // over libp2p topics instead, so this only names the dialect's usual set.
+        "channels": COMETBFT_CHANNELS,
         "moniker": moniker,
         "other": {
             "tx_index": "on",
@@ -537,8 +548,7 @@ fn abci_query(st: &RpcState, p: &Params) -> Result<Value, RpcError> {
         "index": "0",
         "key": base64_encode(&r.key),
         "value": base64_encode(&r.value),
-        "proofOps": proof.clone(),
-        "proof_ops": proof,
+        "proofOps": proof,
         "height": answered.to_string(),
         "codespace": "",
     }}))

@@ -7,7 +7,7 @@
 //! answers come back through a bounded queue), and forwards events: a
 //! single [`broadcast::Receiver`] per client, matched against each of the
 //! client's subscriptions, each matching event sent with that subscription's
-//! request id and query. Events arrive already rendered ([`render_events`]
+//! request id and query. Events arrive already rendered (`render_events`
 //! serialises each block once per server).
 //!
 //! Bounds: [`RpcConfig::max_subscription_clients`] clients (more are refused
