@@ -777,12 +777,16 @@ impl Core {
     }
 
     /// What to send again while a round makes no progress (gossip does not
-    /// re-deliver): our proposal of the current round, our votes of the
-    /// latest round we voted in, and the prevotes that prove our valid value
-    /// (the polka of `validRound`). Without those, a peer that missed the
-    /// polka can never accept a re-proposal of the value (L28 needs 2f+1
-    /// prevotes of `vr`), and the locked peers can never gather a quorum
-    /// without it.
+    /// re-deliver): our proposal of the current round, every vote we cast at
+    /// this height, and the prevotes that prove our valid value (the polka of
+    /// `validRound`).
+    ///
+    /// All our votes, not only the latest round's: a peer still in an
+    /// earlier round needs our precommit of that round to reach 2f+1 and time
+    /// out (L47), when the nodes ahead of it hold too little power for it to
+    /// skip rounds (L55). The polka: a peer that missed it can never accept a
+    /// re-proposal of the value (L28 needs 2f+1 prevotes of `vr`), and the
+    /// locked peers may be unable to gather a quorum without that peer.
     pub fn rebroadcast(&self) -> Vec<Message> {
         let mut msgs = Vec::new();
         if let Some((vr, id)) = self.valid {
@@ -800,14 +804,7 @@ impl Core {
         {
             msgs.push(Message::Proposal(p.clone(), b.clone()));
         }
-        if let Some(((last, _), _)) = self.own_votes.last_key_value() {
-            let last = *last;
-            msgs.extend(
-                self.own_votes
-                    .range((last, VoteKind::Prevote)..)
-                    .map(|(_, v)| Message::Vote(v.clone())),
-            );
-        }
+        msgs.extend(self.own_votes.values().cloned().map(Message::Vote));
         msgs
     }
 

@@ -46,9 +46,16 @@
 //! precommit for a block restores the lock it implies.
 //!
 //! Gossip does not re-deliver, so liveness needs the shell to
-//! re-send [`Core::rebroadcast`] on a timer while a round makes no progress,
-//! to answer peers with [`Core::votes`] and [`Core::proposals`], and to catch
-//! up a missed height with [`Input::Decided`].
+//! re-send [`Core::rebroadcast`] on a timer while a round makes no progress
+//! (our proposal of the round, every vote we cast at the height, and the
+//! polka behind our valid value), to answer peers with [`Core::votes`] and
+//! [`Core::proposals`], to answer a peer that sends messages of a height we
+//! decided with that block and commit, and to catch up a missed height with
+//! [`Input::Decided`] when peers send messages of a higher one
+//! ([`Ignored::is_future_height`]). The simulator found each of these needs:
+//! without the polka, a node that missed it can never accept the locked
+//! value's re-proposal; without earlier rounds' votes, a node left behind in
+//! a round cannot time out when the nodes ahead hold less than f+1.
 //!
 //! ## Decisions
 //! - Signatures of incoming proposals, votes and fetched commits are checked
@@ -61,14 +68,28 @@
 //!   refused with [`Ignored::OtherHeight`] (the shell may keep a bounded
 //!   [`Backlog`] of next-height messages).
 //! - Evidence carries the previous block's time (the infraction height's
-//!   block is not known when the equivocation is seen).
+//!   block is not known when the equivocation is seen); the evidence pool
+//!   may re-stamp it with the block time of the infraction height.
+//! - An equivocator's second vote is kept (one per slot) and counts toward
+//!   its own value's tally, never twice toward "2f+1 for anything": a polka
+//!   that includes it is still a polka (see [`keeper`]).
+//! - The proposer also schedules timeoutPropose, and an own vote fed back
+//!   ahead of the state (from the guard after a lossy restart) moves the
+//!   round and step to it and restores the lock it implies (see [`core`]).
 //!
 //! ## Invariants
 //! - Quorums are by voting power in integers (`3·p > 2·T`; `3·p > T` for f+1).
 //! - A correct core signs at most one value per (height, round, step); the
 //!   guard enforces it across crashes.
 //! - Handling is deterministic: the same inputs give the same outputs and
-//!   the same [`Core::state_digest`].
+//!   the same [`Core::state_digest`]; replaying a height's WAL records
+//!   restores the round state exactly, locks included.
+//! - Checked by the simulator at every step, over thousands of seeds with
+//!   crashes, partitions, loss and Byzantine validators: agreement,
+//!   validity, every decision carries a valid commit, every equivocation a
+//!   correct node counts becomes evidence, no correct node signs two values
+//!   for one slot, and every correct node decides within a bound after GST.
+//!   Deliberately broken cores (feature `mutants`) must fail these checks.
 //!
 //! ## Features
 //! - `test-suite`: `guard::suite`, the conformance suite for guard stores.

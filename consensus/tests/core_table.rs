@@ -1189,9 +1189,9 @@ fn own_vote_from_the_guard_restores_round_step_and_lock() {
             ),
         ],
     );
-    // What the shell re-sends: the votes of the latest round it voted in.
+    // What the shell re-sends: every vote we cast at this height (the two fed back).
     let again = core.rebroadcast();
-    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again.len(), 2, "{again:?}");
 }
 
 #[test]

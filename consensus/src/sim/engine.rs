@@ -1137,7 +1137,17 @@ impl<'a> Sim<'a> {
     /// proof-of-lock round, or an honest proposal.
     fn split_proposal(&mut self, i: usize, proposal: Proposal, block: Block) {
         let (h, r) = (proposal.height, proposal.round);
-        let strategy = self.rng.random_range(0..3);
+        // Where a polka happened (others may be locked), try to break the
+        // locks: a fresh value with no proof of lock, or with a forged one.
+        let polka = self.nodes[i]
+            .core
+            .as_ref()
+            .and_then(|c| c.round_state().valid);
+        let strategy = match polka {
+            Some(_) if r > 0 => 1 + self.rng.random_range(0..2),
+            _ if self.rng.random_bool(0.5) => 0,
+            _ => 3,
+        };
         if strategy == 0 {
             let salt = self.rng.random::<u64>();
             let other = self.build_block(i, h, r, false, salt);
@@ -1165,13 +1175,19 @@ impl<'a> Sim<'a> {
             );
             return;
         }
-        let (p, b) = if strategy == 1 && r > 0 {
-            // A fresh block that claims a proof-of-lock round it does not have.
+        let (p, b) = if strategy == 1 || strategy == 2 {
+            // A fresh block instead of its valid value: with no proof of lock
+            // (a lock must hold against it), or claiming a proof-of-lock round
+            // it does not have (L28 must check the prevotes).
             let salt = self.rng.random::<u64>();
             let fresh = self.build_block(i, h, r, false, salt);
             let mut p = proposal;
             p.block_id = fresh.id();
-            p.pol_round = Some(self.rng.random_range(0..r));
+            p.pol_round = match polka {
+                _ if strategy != 1 => None,
+                Some((vr, _)) => Some(vr.max(r - 1)),
+                None => Some(r - 1),
+            };
             (p, fresh)
         } else {
             (proposal, block)

@@ -37,8 +37,9 @@ use crate::core::Mutant;
 pub enum Byzantine {
     /// Signs two values for each vote and sends them to different peers.
     Equivocator,
-    /// As proposer, sends different blocks to different peers (and votes
-    /// accordingly), or forges a proof-of-lock round.
+    /// Equivocates as above, and as proposer sends different blocks to the
+    /// two halves of its peers, or, after a polka, proposes a fresh value to
+    /// break locks (with no proof-of-lock round, or a forged one).
     SplitProposer,
     /// Sends nothing.
     Silent,
