@@ -385,7 +385,7 @@ fn blockchain(st: &RpcState, p: &Params) -> Result<Value, RpcError> {
         max = 0;
         min = 1;
     }
-    min = min.max((max + 1).saturating_sub(MAX_BLOCKCHAIN_METAS));
+    min = min.max(max.saturating_add(1).saturating_sub(MAX_BLOCKCHAIN_METAS));
     if latest > 0 && min > max {
         return Err(RpcError::params(format!(
             "min height {min} can't be greater than max height {max}"

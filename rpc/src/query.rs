@@ -7,9 +7,10 @@
 //! - `tm.event`: `NewBlock` or `Tx` (subscriptions);
 //! - `tx.hash` (uppercase hex) and `tx.height`: every committed tx;
 //! - `<event type>.<attribute key>` for each event a tx emitted. The state
-//!   emits `message.sender` and `message.action` for every tx and
-//!   `transfer.recipient` for transfers, so `tx_search` finds an account's txs
-//!   with `message.sender='ADDR'` or `transfer.recipient='ADDR'`.
+//!   emits a `tx` event (`sender`, `nonce`, `fee`, `action`) for every tx and
+//!   a `transfer` event (`sender`, `recipient`, `amount`) for transfers, so
+//!   `tx_search` finds an account's txs with `tx.sender='ADDR'` or
+//!   `transfer.recipient='ADDR'`.
 //!
 //! A query is at most [`MAX_QUERY_LEN`] bytes and [`MAX_CONDITIONS`]
 //! conditions, so matching one event costs a bounded amount of work.
@@ -374,12 +375,11 @@ mod tests {
 
     #[test]
     fn contains_exists_and_any_value() {
-        let q =
-            TxQuery::parse("transfer.recipient CONTAINS 'BE' AND message.sender EXISTS").unwrap();
+        let q = TxQuery::parse("transfer.recipient CONTAINS 'BE' AND tx.sender EXISTS").unwrap();
         let t = tags(&[
             ("transfer.recipient", "AA"),
             ("transfer.recipient", "ABEF"),
-            ("message.sender", "X"),
+            ("tx.sender", "X"),
         ]);
         assert!(q.matches(&t));
         assert!(!q.matches(&tags(&[("transfer.recipient", "ABEF")])));

@@ -129,7 +129,7 @@ async fn tx_account_validators_evidence_and_search() {
     assert_eq!(v["log"], "insufficient funds or bad nonce");
     assert_eq!(v["kind"], "transfer");
     assert_eq!(v["msg"]["to"], user_key(0).public_key().address().to_hex());
-    assert_eq!(v["events"][0]["type"], "message");
+    assert_eq!(v["events"][0]["type"], "tx");
     let (st, _) = get_json(&format!("{url}/api/txs/{}", "00".repeat(32))).await;
     assert_eq!(st, 404);
 

@@ -340,7 +340,7 @@ async fn results_commit_validators_and_blockchain() {
         .collect();
     assert_eq!(codes, vec![0, 5]);
     let ev = &r["txs_results"][0]["events"][0];
-    assert_eq!(ev["type"], "message");
+    assert_eq!(ev["type"], "tx");
     assert_eq!(ev["attributes"][0]["key"], "sender");
     assert_eq!(ev["attributes"][0]["index"], true);
     assert_eq!(r["finalize_block_events"][0]["type"], "rewards");
@@ -451,7 +451,7 @@ async fn tx_search_and_abci_query() {
     let v = rpc(
         &url,
         "tx_search",
-        json!({"query": format!("message.sender='{sender}'"), "order_by": "desc"}),
+        json!({"query": format!("tx.sender='{sender}'"), "order_by": "desc"}),
     )
     .await;
     assert_eq!(v["result"]["total_count"], "2");

@@ -101,7 +101,7 @@ async fn tendermint_rpc_client_decodes_every_response() {
     let txr = br.txs_results.unwrap();
     let codes: Vec<u32> = txr.iter().map(|t| t.code.value()).collect();
     assert_eq!(codes, vec![0, 5]);
-    assert_eq!(txr[0].events[0].kind, "message");
+    assert_eq!(txr[0].events[0].kind, "tx");
     assert_eq!(br.finalize_block_events[0].kind, "rewards");
     assert_eq!(br.app_hash.as_bytes(), results[4].app_hash.0);
 

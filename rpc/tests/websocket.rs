@@ -97,6 +97,21 @@ async fn new_block_and_tx_events_carry_the_subscribe_id() {
     assert_eq!(value["block_id"]["hash"], block.id().0.to_hex());
     assert_eq!(value["result_finalize_block"]["tx_results"][0]["code"], 0);
     assert_eq!(ev["result"]["events"]["tm.event"], json!(["NewBlock"]));
+    // What tendermint-rs's websocket client decodes.
+    let de: tendermint_rpc::event::v0_38::DeEvent =
+        serde_json::from_value(ev["result"].clone()).unwrap();
+    match tendermint_rpc::event::Event::from(de).data {
+        tendermint_rpc::event::EventData::NewBlock {
+            block: decoded,
+            block_id,
+            result_finalize_block,
+        } => {
+            assert_eq!(decoded.unwrap().header.height.value(), 7);
+            assert_eq!(block_id.hash.as_bytes(), block.id().0.0);
+            assert_eq!(result_finalize_block.unwrap().tx_results.len(), 1);
+        }
+        other => panic!("not a NewBlock: {other:?}"),
+    }
 
     let ev = next(&mut ws).await;
     assert_eq!(ev["id"], "tx-sub", "{ev}");
@@ -108,6 +123,16 @@ async fn new_block_and_tx_events_carry_the_subscribe_id() {
     assert_eq!(txr["tx"], base64_encode(&tx));
     assert_eq!(txr["result"]["code"], 0);
     assert_eq!(ev["result"]["events"]["tx.hash"], json!([hash]));
+    let de: tendermint_rpc::event::v0_38::DeEvent =
+        serde_json::from_value(ev["result"].clone()).unwrap();
+    match tendermint_rpc::event::Event::from(de).data {
+        tendermint_rpc::event::EventData::Tx { tx_result } => {
+            assert_eq!(tx_result.height, 7);
+            assert_eq!(tx_result.tx, tx);
+            assert_eq!(tx_result.result.events[0].kind, "tx");
+        }
+        other => panic!("not a Tx: {other:?}"),
+    }
 
     // Unsubscribe NewBlock: the next block sends nothing for it.
     let r = call(
@@ -201,6 +226,35 @@ async fn bad_input_and_subscription_limits() {
     assert_eq!(r["result"]["sync_info"]["latest_block_height"], "6");
     let v = rpc(&s.url(), "health", json!({})).await;
     assert_eq!(v["result"], json!({}));
+    s.running.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_websocket_message_closes_only_that_connection() {
+    let s = start().await;
+    let mut ws = connect(&s).await;
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"broadcast_tx_sync","params":{{"tx":"{}"}}}}"#,
+        "A".repeat(100 * 1024)
+    );
+    let _ = ws.send(Message::Text(big.into())).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(Message::Text(t))) => {
+                    panic!("an oversized message must not be processed: {t}")
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(closed);
+    let mut other = connect(&s).await;
+    let r = call(&mut other, json!(1), "health", json!({})).await;
+    assert_eq!(r["result"], json!({}));
     s.running.stop().await;
 }
 

@@ -444,7 +444,7 @@ async fn api_tx(State(st): State<Arc<RpcState>>, Path(hash): Path<String>) -> Re
 fn account_txs(st: &RpcState, addr: &Address) -> Result<Vec<TxRecord>, ApiError> {
     let mut all: Vec<TxRecord> = Vec::new();
     for q in [
-        format!("message.sender='{}'", addr.to_hex()),
+        format!("tx.sender='{}'", addr.to_hex()),
         format!("transfer.recipient='{}'", addr.to_hex()),
     ] {
         let query = TxQuery::parse(&q).map_err(|e| ApiError::Internal(e.to_string()))?;

@@ -62,9 +62,15 @@ pub struct MemBackend {
 
 fn tx_events(tx: &Tx, code: u32) -> Vec<Event> {
     let sender = tx.sender().to_hex();
+    // The state's event shapes: `tx` for every tx, `transfer` for transfers.
     let mut evs = vec![Event::new(
-        "message",
-        &[("sender", &sender), ("action", tx.body.msg.kind())],
+        "tx",
+        &[
+            ("sender", &sender),
+            ("nonce", &tx.body.nonce.to_string()),
+            ("fee", &tx.body.fee.to_string()),
+            ("action", tx.body.msg.kind()),
+        ],
     )];
     if let (Msg::Transfer { to, amount }, 0) = (&tx.body.msg, code) {
         evs.push(Event::new(
