@@ -6,11 +6,12 @@
 //! that states the valid range.
 //!
 //! ## `abci_query` paths
-//! The path and data go to [`NodeBackend::abci_query`](crate::NodeBackend::abci_query) unchanged; the node's
-//! state serves (data in parentheses, raw bytes, given as hex in JSON):
+//! The path and data go to [`NodeBackend::abci_query`](crate::NodeBackend::abci_query) unchanged; the node
+//! decides the paths. At the time of writing it serves (data in parentheses:
+//! raw bytes, written as hex in JSON; each path also under `/store/...`):
 //! `/account` (20-byte address), `/validator` (operator address),
-//! `/delegation` (delegator address ‖ validator operator address),
-//! `/store` (owner address ‖ key: a Put value), `/params` (empty).
+//! `/delegation` (validator operator address ‖ delegator address),
+//! `/put` (owner address ‖ key), `/params` (empty). An unknown path is -32602.
 //! `height` 0 or absent is the latest state; the answer's `height` is the
 //! block whose execution produced the state, never 0, and with `prove=true`
 //! the proof ops verify against the `app_hash` of header `height + 1`.

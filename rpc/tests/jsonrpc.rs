@@ -627,6 +627,45 @@ async fn serial_broadcast_tx_commit_waits_for_the_block() {
 }
 
 #[tokio::test]
+async fn serial_slow_or_failing_node_gives_internal_errors_and_serving_goes_on() {
+    let s = start_with(cairn_rpc::RpcConfig {
+        timeout: Duration::from_millis(500),
+        ..test_config()
+    })
+    .await;
+    let url = s.url();
+    s.backend
+        .slow_status_ms
+        .store(1500, std::sync::atomic::Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let v = rpc(&url, "status", json!({})).await;
+    assert_eq!(err_code(&v), -32603);
+    assert!(err_msg(&v).contains("status timed out after 500 ms"), "{v}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    // Other calls are not held up meanwhile.
+    assert_eq!(rpc(&url, "health", json!({})).await["result"], json!({}));
+    s.backend
+        .slow_status_ms
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    s.backend
+        .fail_status
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let v = rpc(&url, "block", json!({"height": 1})).await;
+    assert_eq!(err_code(&v), -32603);
+    assert!(err_msg(&v).contains("store read failed"), "{v}");
+    s.backend
+        .fail_status
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let v = rpc(&url, "status", json!({})).await;
+    assert_eq!(v["result"]["sync_info"]["latest_block_height"], "6");
+    s.running.stop().await;
+}
+
+#[tokio::test]
 async fn serial_connection_limit_queues_extra_clients() {
     let s = start_with(cairn_rpc::RpcConfig {
         max_connections: 1,

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,6 +59,10 @@ pub struct Chain {
 pub struct MemBackend {
     pub chain: Mutex<Chain>,
     pub events: RpcEvents,
+    /// When non-zero, `status` sleeps this many ms (a slow disk).
+    pub slow_status_ms: AtomicU64,
+    /// When set, `status` fails as a broken store would.
+    pub fail_status: AtomicBool,
 }
 
 fn tx_events(tx: &Tx, code: u32) -> Vec<Event> {
@@ -400,6 +405,8 @@ impl MemBackend {
         Arc::new(MemBackend {
             chain: Mutex::new(c),
             events,
+            slow_status_ms: AtomicU64::new(0),
+            fail_status: AtomicBool::new(false),
         })
     }
 
@@ -459,6 +466,15 @@ fn summary(b: &Block, app_hash: Hash) -> BlockSummary {
 
 impl NodeBackend for MemBackend {
     fn status(&self) -> Result<StatusInfo, BackendError> {
+        let slow = self.slow_status_ms.load(Ordering::Relaxed);
+        if slow > 0 {
+            std::thread::sleep(Duration::from_millis(slow));
+        }
+        if self.fail_status.load(Ordering::Relaxed) {
+            return Err(BackendError::Internal {
+                reason: "store read failed: injected".into(),
+            });
+        }
         let c = self.chain.lock().unwrap();
         Ok(StatusInfo {
             node_id: node_key().public_key().node_id(),
