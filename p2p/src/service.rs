@@ -514,6 +514,9 @@ impl Service {
         self.metrics.banned_peers.inc();
         tracing::warn!(peer = %node, ?reason, "peer banned");
         if let Some(pid) = self.by_node.get(&node).copied() {
+            // Closing is asynchronous: until it completes the peer is
+            // neither listed nor asked (see `usable_peer`).
+            self.heights.remove(&pid);
             self.swarm.disconnect_peer_id(pid).ok();
         }
         self.emit(NetworkEvent::PeerBanned { peer: node, reason });
@@ -950,7 +953,7 @@ impl Service {
                 from,
                 to,
                 reply,
-            } => match self.by_node.get(&peer).copied() {
+            } => match self.usable_peer(&peer) {
                 Some(pid) => {
                     let id = self
                         .swarm
@@ -975,7 +978,7 @@ impl Service {
                 peer,
                 request,
                 reply,
-            } => match self.by_node.get(&peer).copied() {
+            } => match self.usable_peer(&peer) {
                 Some(pid) => {
                     let id = self
                         .swarm
@@ -1019,9 +1022,18 @@ impl Service {
                 self.ban(peer, BanReason::Reported(reason));
             }
             Command::Peers { reply } => {
+                let now = Instant::now();
+                let gate = &mut self.swarm.behaviour_mut().gate;
+                let banned: HashSet<NodeId> = self
+                    .connected
+                    .values()
+                    .filter(|n| gate.is_banned(n, now))
+                    .copied()
+                    .collect();
                 let peers = self
                     .connected
                     .iter()
+                    .filter(|(_, node)| !banned.contains(*node))
                     .map(|(pid, node)| PeerInfo {
                         node_id: *node,
                         height: self.heights.get(pid).copied(),
@@ -1040,6 +1052,17 @@ impl Service {
             }
             Command::Shutdown => {}
         }
+    }
+
+    /// The PeerId of a connected peer that is not banned.
+    fn usable_peer(&mut self, node: &NodeId) -> Option<PeerId> {
+        let pid = self.by_node.get(node).copied()?;
+        let banned = self
+            .swarm
+            .behaviour_mut()
+            .gate
+            .is_banned(node, Instant::now());
+        (!banned).then_some(pid)
     }
 
     fn publish(&mut self, topic: Topic, data: Vec<u8>) -> Result<(), NetworkError> {

@@ -393,22 +393,28 @@ async fn sync_driver(node: &mut TestNode, target: u64) -> (Vec<(Block, Commit)>,
     let mut heights = std::collections::HashMap::new();
     let mut bad = std::collections::HashSet::new();
     let mut got: Vec<(Block, Commit)> = Vec::new();
+    let mut last_err = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while (got.len() as u64) < target {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "sync stalled at {}",
-            got.len()
-        );
+        if tokio::time::Instant::now() >= deadline {
+            let peers = node.net.peers().await;
+            panic!(
+                "sync stalled at {}: heights {heights:?}, bad {bad:?}, peers {peers:?}, last error {last_err:?}, log {log:?}",
+                got.len()
+            );
+        }
         while let Ok(s) = node.seen.try_recv() {
             log.push(s);
         }
-        for p in node.net.peers().await.unwrap() {
-            if let Some(h) = p.height {
-                heights.insert(p.node_id, h);
-            }
-        }
-        heights.retain(|p, _| !bad.contains(p));
+        heights = node
+            .net
+            .peers()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|p| Some((p.node_id, p.height?)))
+            .filter(|(p, _)| !bad.contains(p))
+            .collect();
         let next = got.len() as u64 + 1;
         let Some((&peer, &h)) = heights
             .iter()
@@ -444,7 +450,10 @@ async fn sync_driver(node: &mut TestNode, target: u64) -> (Vec<(Block, Commit)>,
                 bad.insert(peer);
                 node.net.report_bad_peer(peer, e.to_string()).await.unwrap();
             }
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => {
+                last_err = Some(e);
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
         }
     }
     (got, log)
