@@ -43,6 +43,8 @@ use crate::server::RpcState;
 
 /// Most method calls one client may have running at once.
 const MAX_INFLIGHT_CALLS: usize = 8;
+/// How often the server pings each websocket client.
+const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// An event rendered once for all clients.
 #[derive(Debug)]
@@ -206,6 +208,10 @@ async fn run_client(state: &Arc<RpcState>, socket: WebSocket) {
     let mut subs: Vec<Subscription> = Vec::new();
     let mut events: Option<broadcast::Receiver<Arc<RenderedEvent>>> = None;
     let write_timeout = state.config.ws_write_timeout;
+    // Pings keep proxies from closing quiet connections and find dead peers:
+    // a ping that cannot be written within the write timeout ends the client.
+    let mut ping =
+        tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
 
     macro_rules! send_or_quit {
         ($text:expr) => {
@@ -239,6 +245,12 @@ async fn run_client(state: &Arc<RpcState>, socket: WebSocket) {
                 let outcome = handle_text(state, &text, &mut subs, &mut events, &out_tx, &inflight);
                 if let Outcome::Reply(v) = outcome {
                     send_or_quit!(v.to_string());
+                }
+            }
+            _ = ping.tick() => {
+                match tokio::time::timeout(write_timeout, sink.send(Message::Ping(Default::default()))).await {
+                    Ok(Ok(())) => {}
+                    _ => return,
                 }
             }
             Some(out) = out_rx.recv() => {
