@@ -239,3 +239,67 @@ pub enum Refusal {
     #[error("unavailable")]
     Unavailable,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(b: impl AsRef<[u8]>) -> String {
+        b.as_ref().iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    #[test]
+    fn wire_formats_are_pinned() {
+        // An accidental change of these encodings splits the network.
+        assert_eq!(
+            hex(codec::encode(&SyncRequest::Blocks { from: 1, to: 258 })),
+            "0101000000000000000201000000000000"
+        );
+        assert_eq!(hex(codec::encode(&SyncRequest::Status)), "00");
+        assert_eq!(
+            hex(codec::encode(&CatchUpRequest::Votes {
+                height: 3,
+                round: 1
+            })),
+            "00030000000000000001000000"
+        );
+        assert_eq!(
+            hex(codec::encode(&SyncResponse::Refused(Refusal::BadRange {
+                max: 100
+            }))),
+            "02016400000000000000"
+        );
+        assert_eq!(
+            hex(GossipMessage::Txs(TxBatch(vec![Bytes(vec![0xab])])).encode()),
+            "0100000001000000ab"
+        );
+        assert_eq!(Topic::Consensus.name("c-1"), "/cairn/c-1/consensus/1");
+    }
+
+    #[test]
+    fn gossip_decoding_enforces_batch_bounds() {
+        let enc = |txs: Vec<Vec<u8>>| {
+            GossipMessage::Txs(TxBatch(txs.into_iter().map(Bytes).collect())).encode()
+        };
+        let ok = enc(vec![vec![1; 10], vec![2; 10]]);
+        assert!(GossipMessage::decode(Topic::Txs, &ok, 1000, 2, 10).is_ok());
+        assert!(matches!(
+            GossipMessage::decode(Topic::Txs, &ok, 1000, 1, 10),
+            Err(WireError::BatchSize { len: 2, max: 1 })
+        ));
+        assert!(matches!(
+            GossipMessage::decode(Topic::Txs, &ok, 1000, 2, 9),
+            Err(WireError::TxTooLarge { size: 10, max: 9 })
+        ));
+        assert!(matches!(
+            GossipMessage::decode(Topic::Txs, &enc(vec![]), 1000, 2, 9),
+            Err(WireError::BatchSize { len: 0, .. })
+        ));
+        assert!(matches!(
+            GossipMessage::decode(Topic::Txs, &ok, ok.len() - 1, 2, 10),
+            Err(WireError::Codec(CodecError::TooLarge { .. }))
+        ));
+        // Bytes of one topic do not decode as another's.
+        assert!(GossipMessage::decode(Topic::Evidence, &ok, 1000, 2, 10).is_err());
+    }
+}

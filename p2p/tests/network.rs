@@ -623,3 +623,36 @@ async fn serial_restarted_persistent_peer_is_reconnected() {
     a.stop().await;
     b2.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_a_proposal_with_a_large_block_crosses_the_consensus_topic() {
+    use cairn_p2p::ConsensusMessage;
+    use cairn_types::{Proposal, SignedProposal};
+    let mut nodes = line(2, vec![Role::default(); 2]).await;
+    // A 2 MB block: 32 times gossipsub's 64 KiB default, within block_max_bytes.
+    let mut block = chain(1, HONEST).remove(0).0;
+    block.txs = (0..40u8).map(|i| Bytes(vec![i; 50_000])).collect();
+    let proposal = SignedProposal::sign(
+        Proposal {
+            height: 1,
+            round: 0,
+            pol_round: None,
+            block_id: block.id(),
+            timestamp: Time(1),
+            proposer: key(0).public_key().address(),
+        },
+        CHAIN,
+        &key(0),
+    );
+    let msg = GossipMessage::Consensus(ConsensusMessage::Proposal(proposal, Box::new(block)));
+    assert!(msg.encode().len() > 2_000_000);
+    publish_retry(&nodes[0], &msg).await;
+    let got = nodes[1].wait(T, |s| match s {
+        Seen::Gossip(_, m, _) if *m == msg => Some(()),
+        _ => None,
+    });
+    assert!(got.await.is_some(), "the proposal did not arrive");
+    for n in nodes {
+        n.stop().await;
+    }
+}
