@@ -128,12 +128,20 @@ mod tests {
         let m = Metrics::register(&mut registry);
         m.peers.inc();
         m.rejected.get_or_create(&Metrics::topic(Topic::Txs)).inc();
-        m.bytes_out.get_or_create(&Metrics::topic(Topic::Consensus)).inc_by(42);
+        m.bytes_out
+            .get_or_create(&Metrics::topic(Topic::Consensus))
+            .inc_by(42);
         assert_eq!(m.rejected_on(Topic::Txs), 1);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         assert!(text.contains("cairn_p2p_peers 1"), "{text}");
-        assert!(text.contains("cairn_p2p_gossip_rejected_total{topic=\"txs\"} 1"), "{text}");
-        assert!(text.contains("cairn_p2p_gossip_bytes_out_total{topic=\"consensus\"} 42"), "{text}");
+        assert!(
+            text.contains("cairn_p2p_gossip_rejected_total{topic=\"txs\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cairn_p2p_gossip_bytes_out_total{topic=\"consensus\"} 42"),
+            "{text}"
+        );
     }
 }
