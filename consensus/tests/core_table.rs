@@ -38,7 +38,16 @@ fn row(desc: &'static str, act: Act, expect: Vec<Out>, state: St) -> Row {
 
 /// Runs the rows in order against one core; returns the core for extra checks.
 fn run(w: &World, name: &str, rows: Vec<Row>) -> cairn_consensus::Core {
-    let mut core = w.core();
+    run_core(w, w.core(), name, rows)
+}
+
+/// As [`run`], against `core` (a mutant, say).
+fn run_core(
+    w: &World,
+    mut core: cairn_consensus::Core,
+    name: &str,
+    rows: Vec<Row>,
+) -> cairn_consensus::Core {
     let mut last: Vec<Output> = Vec::new();
     for (i, r) in rows.into_iter().enumerate() {
         let inputs = match r.act {
@@ -434,6 +443,53 @@ fn l28_33_proposal_with_proof_of_lock() {
         ),
     ]);
     run(&w, "L29 lock newer than vr", rows);
+}
+
+/// The forged proof-of-lock attack on one core: locked on A in round 0, the
+/// round-1 proposer proposes B claiming vr = 0, but nobody prevoted B in
+/// round 0. L28 needs 2f+1 prevotes for B in vr: the core waits and prevotes
+/// nil on timeoutPropose. The `NoPolCheck` mutant believes vr, and since
+/// lockedRound 0 <= vr (L29) it prevotes B: the lock is broken.
+#[test]
+fn l28_forged_proof_of_lock_round() {
+    let w = World::four();
+    let rows = |w: &World, forged: Vec<Out>, after: Step, timeout: Vec<Out>| {
+        let mut rows = lock_a_in_round_0(w);
+        rows.extend(to_round_1(w));
+        rows.extend(vec![
+            row(
+                "proposal B with vr = 0, no prevote for B in round 0",
+                Act::In(w.proposal(1, 'B', Some(0), true)),
+                forged,
+                (1, after, Some((0, 'A')), Some((0, 'A'))),
+            ),
+            row(
+                "timeoutPropose (L57)",
+                Act::In(w.timeout(1, PP)),
+                timeout,
+                (1, PV, Some((0, 'A')), Some((0, 'A'))),
+            ),
+        ]);
+        rows
+    };
+    run(
+        &w,
+        "L28 refuses a forged vr",
+        rows(&w, vec![], PP, vec![Out::Prevote(1, None)]),
+    );
+    let mut mutant = w.core();
+    mutant.set_mutant(Some(cairn_consensus::Mutant::NoPolCheck));
+    run_core(
+        &w,
+        mutant,
+        "NoPolCheck believes a forged vr",
+        rows(
+            &w,
+            vec![Out::Prevote(1, Some('B'))],
+            PV,
+            vec![Out::Ignored(Ignored::StaleTimeout)],
+        ),
+    );
 }
 
 #[test]

@@ -4,6 +4,9 @@
 //!   hashes must match); every correct node decides 20 heights; prints the
 //!   seeds per fault kind and seeds per second.
 //! - `mutant_*`: a broken core must be caught within the CI seed budget.
+//! - `forged_lock_attack_breaks_no_pol_check`: the forged proof-of-lock
+//!   attack must break agreement for the `NoPolCheck` core on nearly every
+//!   seed that draws it (the real core passes them in `ci_seeds`).
 //! - `replay_seed` (ignored): `SIM_SEED=n [SIM_MUTANT=m]` runs one seed verbosely.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -139,6 +142,7 @@ fn ci_seeds() {
             FaultKind::BadSignature,
             FaultKind::FarFuture,
             FaultKind::CatchUp,
+            FaultKind::ForgedLock,
         ] {
             assert!(
                 per_kind.get(&k).copied().unwrap_or(0) > 0,
@@ -205,9 +209,50 @@ fn mutant_ignore_locks_is_caught() {
 }
 
 #[test]
-#[ignore = "not yet caught within the CI budget: the forged proof-of-lock attack needs a partial decision followed by a Byzantine proposer, and catch-up usually wins the race (see the crate report)"]
 fn mutant_no_pol_check_is_caught() {
-    hunt("NoPolCheck");
+    let v = hunt("NoPolCheck");
+    assert_eq!(v.invariant, "agreement");
+}
+
+/// Every seed of the budget that draws the forged proof-of-lock attack, run
+/// with the `NoPolCheck` core: the attack must reach its forged proposal and
+/// break agreement on at least 90% of them, so that catching the mutant does
+/// not hang on one lucky seed.
+#[test]
+fn forged_lock_attack_breaks_no_pol_check() {
+    let n = budget();
+    let seeds: Vec<u64> = (0..n)
+        .filter(|s| Scenario::from_seed(*s).forged_lock.is_some())
+        .collect();
+    let t = threads() as usize;
+    let caught: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for k in 0..t {
+            let (caught, seeds) = (&caught, &seeds);
+            s.spawn(move || {
+                for seed in seeds.iter().skip(k).step_by(t) {
+                    match sim::run(&scenario(*seed, Some("NoPolCheck"))) {
+                        Err(v) if v.invariant == "agreement" => caught.lock().unwrap().push(*seed),
+                        Err(v) => panic!("seed {seed}: expected agreement to fail, got {v}"),
+                        Ok(_) => {}
+                    }
+                }
+            });
+        }
+    });
+    let caught = caught.into_inner().unwrap().len();
+    println!(
+        "forged proof-of-lock attack: {} of {n} seeds draw it; NoPolCheck broke agreement on {caught}",
+        seeds.len()
+    );
+    if n >= 300 {
+        assert!(!seeds.is_empty(), "no seed drew the attack");
+    }
+    assert!(
+        caught * 10 >= seeds.len() * 9,
+        "the attack broke NoPolCheck on only {caught} of {} seeds",
+        seeds.len()
+    );
 }
 
 #[test]

@@ -224,7 +224,26 @@ struct Sim<'a> {
     max_round: u32,
     /// `SIM_DEBUG=<node>`: print that node's inputs and outputs.
     debug: Option<usize>,
+    /// The forged proof-of-lock attack in progress, if the seed has one.
+    attack: Option<Attack>,
 }
+
+/// The state of the forged proof-of-lock attack ([`super::ForgedLock`]).
+struct Attack {
+    height: u64,
+    /// Whether each node is a decider.
+    inner: Vec<bool>,
+    /// A decider has decided: the deciders are cut off from the rest.
+    cut: bool,
+    /// Forged rounds, with the forged value and the coalition's messages
+    /// (sender, message), re-sent on the sender's re-broadcast timer.
+    forged: BTreeMap<u32, (BlockId, Vec<(usize, Wire)>)>,
+    /// The network is timely again (the rest passed the forged round, or GST).
+    healed: bool,
+}
+
+/// Forged rounds per attack before the adversary gives up and heals the cut.
+const FORGED_ATTEMPTS: usize = 2;
 
 fn fnv(h: &mut u64, bytes: &[u8]) {
     for b in bytes {
@@ -322,6 +341,13 @@ impl<'a> Sim<'a> {
             max_gap: 0,
             max_round: 0,
             debug: std::env::var("SIM_DEBUG").ok().and_then(|s| s.parse().ok()),
+            attack: sc.forged_lock.as_ref().map(|f| Attack {
+                height: f.height,
+                inner: (0..n).map(|i| f.deciders.contains(&i)).collect(),
+                cut: false,
+                forged: BTreeMap::new(),
+                healed: false,
+            }),
         }
     }
 
@@ -430,13 +456,16 @@ impl<'a> Sim<'a> {
             self.schedule(at, Ev::PartitionStart { len_ms: len });
         }
         for (_, kind) in self.sc.byzantine.clone() {
-            self.kinds.insert(match kind {
+            let kind = match kind {
                 Byzantine::Equivocator => FaultKind::Equivocator,
                 Byzantine::SplitProposer => FaultKind::SplitProposer,
                 Byzantine::Silent => FaultKind::Silent,
                 Byzantine::Amnesia => FaultKind::Amnesia,
                 Byzantine::Garbage => FaultKind::Garbage,
-            });
+                // Counted when the attack reaches its forged proposal.
+                Byzantine::ForgedLock => continue,
+            };
+            self.kinds.insert(kind);
         }
         self.schedule(CHECK_MS, Ev::Check);
     }
@@ -614,6 +643,7 @@ impl<'a> Sim<'a> {
                 if self.nodes[node].byz == Some(Byzantine::Garbage) {
                     self.send_garbage(node);
                 }
+                self.attack_tick(node);
                 let next = self.now + REBROADCAST_MS + self.rng.random_range(0..50);
                 self.schedule(next, Ev::Rebroadcast { node, inc });
             }
@@ -708,6 +738,9 @@ impl<'a> Sim<'a> {
         if let Some(side) = &self.partition
             && side[from] != side[to]
         {
+            return;
+        }
+        if self.attack_drops(from, to, &wire) {
             return;
         }
         let after_gst = self.now >= self.sc.gst_ms;
@@ -1015,6 +1048,10 @@ impl<'a> Sim<'a> {
             self.equivocate(i, vote);
             return;
         }
+        if byz == Some(Byzantine::ForgedLock) {
+            self.coalition_vote(i, vote);
+            return;
+        }
         let signed = if self.sc.guard_off && byz.is_none() || byz == Some(Byzantine::Amnesia) {
             self.sign_raw_vote(i, vote)
         } else {
@@ -1047,7 +1084,12 @@ impl<'a> Sim<'a> {
             self.split_proposal(i, proposal, block);
             return;
         }
-        let signed = if self.sc.guard_off && byz.is_none() || byz == Some(Byzantine::Amnesia) {
+        if byz == Some(Byzantine::ForgedLock) && self.forge_proposal(i, &proposal) {
+            return;
+        }
+        let signed = if self.sc.guard_off && byz.is_none()
+            || matches!(byz, Some(Byzantine::Amnesia | Byzantine::ForgedLock))
+        {
             self.sign_raw_proposal(i, proposal)
         } else {
             let Some(guard) = self.nodes[i].guard.as_mut() else {
@@ -1205,6 +1247,159 @@ impl<'a> Sim<'a> {
         );
     }
 
+    // ---- the forged proof-of-lock attack ----
+
+    /// The attack's network is in force: not healed, and before GST.
+    fn attack_active(&self) -> Option<&Attack> {
+        self.attack
+            .as_ref()
+            .filter(|a| !a.healed && self.now < self.sc.gst_ms)
+    }
+
+    /// Whether the adversary's network drops this message: once cut, all
+    /// traffic between the deciders and the others (so no catch-up); before,
+    /// the deciders' precommits for a value at the attacked height to the
+    /// others (so neither the rest nor the coalition's cores ever see 2f+1
+    /// precommits for it, L49).
+    fn attack_drops(&self, from: usize, to: usize, wire: &Wire) -> bool {
+        let Some(a) = self.attack_active() else {
+            return false;
+        };
+        if a.inner[from] == a.inner[to] {
+            return false;
+        }
+        if a.cut {
+            return true;
+        }
+        match wire {
+            Wire::Vote(sv) => {
+                let v = &sv.vote;
+                a.inner[from]
+                    && v.height == a.height
+                    && v.kind == VoteKind::Precommit
+                    && v.value.is_some()
+            }
+            _ => false,
+        }
+    }
+
+    /// A coalition member's vote. At the attacked height: nothing in a
+    /// forged round (the forged votes went out already), and nil instead of
+    /// a precommit for a value (the coalition's precommits would give the
+    /// rest 2f+1). Elsewhere as its core says.
+    fn coalition_vote(&mut self, i: usize, mut vote: Vote) {
+        if let Some(a) = self.attack_active()
+            && vote.height == a.height
+        {
+            if a.forged.contains_key(&vote.round) {
+                return;
+            }
+            if vote.kind == VoteKind::Precommit {
+                vote.value = None;
+            }
+        }
+        let signed = self.sign_raw_vote(i, vote);
+        self.broadcast(i, Wire::Vote(signed.clone()));
+        self.input(i, Input::Vote(signed));
+    }
+
+    /// Once a decider has decided, a coalition proposer proposes a fresh
+    /// value B with the forged proof-of-lock round `round - 1` (>= any lock
+    /// the rest hold, so only L28's prevote check can refuse it), and every
+    /// coalition member prevotes and precommits B. Returns whether it forged.
+    fn forge_proposal(&mut self, i: usize, proposal: &Proposal) -> bool {
+        let (h, r) = (proposal.height, proposal.round);
+        let Some(a) = self.attack_active() else {
+            return false;
+        };
+        if !a.cut || h != a.height || r == 0 || a.forged.len() >= FORGED_ATTEMPTS {
+            return false;
+        }
+        // The rest must still be undecided, or there is nothing to break.
+        let rest: Vec<usize> = (0..self.nodes.len())
+            .filter(|j| self.is_correct(*j) && !a.inner[*j])
+            .collect();
+        if rest.iter().any(|j| self.nodes[*j].decided.contains_key(&h)) {
+            return false;
+        }
+        let salt = self.rng.random::<u64>();
+        let fresh = self.build_block(i, h, r, false, salt);
+        let value = fresh.id();
+        let mut p = proposal.clone();
+        p.block_id = value;
+        p.pol_round = Some(r - 1);
+        let signed = self.sign_raw_proposal(i, p);
+        self.proposed.insert(value);
+        let mut msgs = vec![(i, Wire::Proposal(signed.clone(), fresh.clone()))];
+        let coalition: Vec<usize> = (0..self.nodes.len())
+            .filter(|j| self.nodes[*j].byz == Some(Byzantine::ForgedLock))
+            .collect();
+        for j in coalition {
+            for kind in [VoteKind::Prevote, VoteKind::Precommit] {
+                let vote = Vote {
+                    kind,
+                    height: h,
+                    round: r,
+                    value: Some(value),
+                    timestamp: self.time(),
+                    validator: self.nodes[j].address,
+                };
+                msgs.push((j, Wire::Vote(self.sign_raw_vote(j, vote))));
+            }
+        }
+        for (from, wire) in &msgs {
+            self.broadcast(*from, wire.clone());
+        }
+        if let Some(a) = self.attack.as_mut() {
+            a.forged.insert(r, (value, msgs));
+        }
+        self.kinds.insert(FaultKind::ForgedLock);
+        self.input(
+            i,
+            Input::Proposal {
+                proposal: signed,
+                block: fresh,
+                valid: true,
+            },
+        );
+        true
+    }
+
+    /// On node `i`'s re-broadcast timer: re-send its forged messages, and
+    /// heal the cut once every correct node of the rest has passed the last
+    /// forged round (or decided) and the adversary has no attempts left.
+    fn attack_tick(&mut self, i: usize) {
+        let Some(a) = self.attack_active() else {
+            return;
+        };
+        let h = a.height;
+        let resend: Vec<Wire> = a
+            .forged
+            .values()
+            .flat_map(|(_, msgs)| msgs.iter())
+            .filter(|(from, _)| *from == i)
+            .map(|(_, w)| w.clone())
+            .collect();
+        let done = a.forged.len() >= FORGED_ATTEMPTS
+            && a.forged.keys().next_back().is_some_and(|last| {
+                (0..self.nodes.len())
+                    .filter(|j| self.is_correct(*j) && !a.inner[*j])
+                    .all(|j| {
+                        let n = &self.nodes[j];
+                        n.height() > h
+                            || n.core
+                                .as_ref()
+                                .is_some_and(|c| c.round_state().round > *last)
+                    })
+            });
+        for w in resend {
+            self.broadcast(i, w);
+        }
+        if done && let Some(a) = self.attack.as_mut() {
+            a.healed = true;
+        }
+    }
+
     fn send_garbage(&mut self, i: usize) {
         let Some(core) = self.nodes[i].core.as_ref() else {
             return;
@@ -1357,6 +1552,12 @@ impl<'a> Sim<'a> {
                 self.max_gap = self.max_gap.max(self.now - mark);
             }
             self.max_round = self.max_round.max(commit.round);
+        }
+        if let Some(a) = self.attack.as_mut()
+            && h == a.height
+            && a.inner[i]
+        {
+            a.cut = true;
         }
         let node = &mut self.nodes[i];
         node.progress_mark = self.now;

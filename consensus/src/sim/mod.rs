@@ -14,6 +14,10 @@
 //!   sends different blocks to different peers (or forges a proof-of-lock
 //!   round), silent nodes, amnesiacs that forget their locks, and senders of
 //!   garbage, forged signatures and far-future messages.
+//! - The forged proof-of-lock attack ([`ForgedLock`]): the Byzantine
+//!   validators and the network, before GST, get a few correct nodes to
+//!   decide while the others stay locked and undecided, then a Byzantine
+//!   proposer claims a proof-of-lock round it does not have (L28).
 //!
 //! Invariants are checked as events happen ([`Violation`]): agreement,
 //! validity, valid commits, equivocation seen becomes evidence, no correct
@@ -32,6 +36,10 @@ use rand::{RngExt, SeedableRng};
 
 use crate::core::Mutant;
 
+/// The share of seeds with Byzantine validators that draw the forged
+/// proof-of-lock attack.
+const FORGED_LOCK_SHARE: f64 = 0.15;
+
 /// A Byzantine behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Byzantine {
@@ -48,6 +56,34 @@ pub enum Byzantine {
     /// Behaves, and also sends forged signatures, far-future heights and
     /// rounds, proposals out of turn, invalid blocks and undecodable bytes.
     Garbage,
+    /// A member of the coalition of [`Scenario::forged_lock`] (every
+    /// Byzantine node of such a seed): at the attacked height it precommits
+    /// nil, and once a decider has decided, as proposer it proposes a fresh
+    /// value with a forged proof-of-lock round and prevotes and precommits it
+    /// with the others. Elsewhere it behaves (without a guard).
+    ForgedLock,
+}
+
+/// The forged proof-of-lock attack: a Byzantine coalition together with a
+/// network the adversary controls before GST.
+///
+/// At `height`, non-nil precommits of the deciders reach only the deciders,
+/// and the coalition precommits nil: the deciders see the correct nodes'
+/// 2f+1 precommits and decide, the others (the rest) see at most 2/3 of the
+/// power and do not. Once a decider has decided, the deciders are cut off
+/// from the rest (no catch-up). The next Byzantine proposer proposes a fresh
+/// value B with `vr = round - 1` (at least any lock the rest holds) and the
+/// coalition prevotes and precommits B. A correct core refuses B (L28: no
+/// 2f+1 prevotes for B in `vr`); a core that believes `vr` prevotes B, the
+/// rest and the coalition hold more than 2/3, and the rest decide B. The cut
+/// heals once the rest have passed the forged round, or at GST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgedLock {
+    /// The attacked height.
+    pub height: u64,
+    /// The correct nodes that decide: less than 1/3 of the power, and with
+    /// the Byzantine power at least 1/3 (so the rest hold at most 2/3).
+    pub deciders: Vec<usize>,
 }
 
 /// The fault kinds a seed can exercise (for the per-kind counts).
@@ -85,6 +121,10 @@ pub enum FaultKind {
     CatchUp,
     /// A correct node's guard refused to sign.
     GuardRefusal,
+    /// The forged proof-of-lock attack reached its forged proposal: a decider
+    /// had decided, the rest had not, and a Byzantine proposer claimed a
+    /// proof-of-lock round (see [`ForgedLock`]).
+    ForgedLock,
 }
 
 /// Shapes of validator sets the seeds cycle through.
@@ -131,6 +171,8 @@ pub struct Scenario {
     pub mutant: Option<Mutant>,
     /// Correct nodes sign without the guard (mutant test).
     pub guard_off: bool,
+    /// The forged proof-of-lock attack, if this seed draws it.
+    pub forged_lock: Option<ForgedLock>,
 }
 
 impl Scenario {
@@ -207,7 +249,7 @@ impl Scenario {
                 crashes.push((node, at, down));
             }
         }
-        Scenario {
+        let mut sc = Scenario {
             seed,
             shape,
             powers,
@@ -223,7 +265,56 @@ impl Scenario {
             sync_own: rng.random_bool(0.5),
             mutant: None,
             guard_off: false,
+            forged_lock: None,
+        };
+        sc.draw_forged_lock();
+        sc
+    }
+
+    /// Some seeds with Byzantine validators run the forged proof-of-lock
+    /// attack. Drawn from a separate RNG, so the other seeds' scenarios do
+    /// not change. The attack replaces the seed's random partitions and
+    /// crashes, caps the loss, and sets GST late enough for it to unfold
+    /// (the network is the adversary's only before GST).
+    fn draw_forged_lock(&mut self) {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0xf0_12ed_10c4);
+        if self.byzantine.is_empty() || !rng.random_bool(FORGED_LOCK_SHARE) {
+            return;
         }
+        let total: u64 = self.powers.iter().sum();
+        let byz_power: u64 = self.byzantine.iter().map(|(i, _)| self.powers[*i]).sum();
+        let mut correct: Vec<usize> = (0..self.powers.len())
+            .filter(|i| self.byzantine_kind(*i).is_none())
+            .collect();
+        for i in (1..correct.len()).rev() {
+            let j = rng.random_range(0..=i);
+            correct.swap(i, j);
+        }
+        // Deciders: add while they hold less than 1/3 of the power.
+        let mut deciders = Vec::new();
+        let mut power = 0;
+        for i in correct {
+            if 3 * (power + self.powers[i]) < total {
+                power += self.powers[i];
+                deciders.push(i);
+            }
+        }
+        // The rest must hold at most 2/3: deciders and Byzantine at least 1/3.
+        if deciders.is_empty() || 3 * (power + byz_power) < total {
+            return;
+        }
+        deciders.sort_unstable();
+        for (_, kind) in &mut self.byzantine {
+            *kind = Byzantine::ForgedLock;
+        }
+        self.partitions.clear();
+        self.crashes.clear();
+        self.loss = self.loss.min(0.05);
+        self.gst_ms = rng.random_range(20_000..30_000);
+        self.forged_lock = Some(ForgedLock {
+            height: rng.random_range(2..=4),
+            deciders,
+        });
     }
 
     /// Whether node `i` is Byzantine, and how.
