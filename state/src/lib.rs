@@ -100,6 +100,6 @@ pub use error::StateError;
 pub use merkle::{MerkleProof, ProofError, verify_proof};
 pub use model::{Account, Delegation, Event, TxResult, UnbondingEntry, ValidatorRecord, codes};
 pub use store::{
-    AccountView, Executed, HeightRecord, NextBlock, OpenReport, Proven, Signatures, StateKey,
-    Store, StoreOptions, StoredTx, SupplyAudit, TxLocation,
+    AccountView, CommitStats, Executed, HeightRecord, NextBlock, OpenReport, Proven, Signatures,
+    StateKey, Store, StoreOptions, StoredTx, SupplyAudit, TxLocation,
 };

@@ -267,6 +267,19 @@ pub trait AccountView: Send + Sync {
     fn chain_id(&self) -> &str;
 }
 
+/// Size of the last block's write batch (for metrics and benchmarks).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Height committed.
+    pub height: u64,
+    /// Bytes in the write batch (keys, values and framing).
+    pub batch_bytes: usize,
+    /// Entries (puts and deletes) in the batch.
+    pub batch_entries: usize,
+    /// Net state changes (keys written or deleted).
+    pub state_changes: usize,
+}
+
 /// Tree writes of one version, plus the flat-state changes behind them.
 struct StateWrites {
     version: u64,
@@ -298,6 +311,7 @@ pub struct Store {
     head: RwLock<Head>,
     writer: Mutex<()>,
     report: OpenReport,
+    last_commit: RwLock<CommitStats>,
 }
 
 fn meta_u64(db: &Db, key: &[u8]) -> Result<Option<u64>, StateError> {
@@ -449,7 +463,13 @@ impl Store {
             head: RwLock::new(head),
             writer: Mutex::new(()),
             report,
+            last_commit: RwLock::new(CommitStats::default()),
         })
+    }
+
+    /// Size of the last commit's write batch.
+    pub fn last_commit_stats(&self) -> CommitStats {
+        self.last_commit.read().map(|c| *c).unwrap_or_default()
     }
 
     /// What the open-time check found.
@@ -725,9 +745,18 @@ impl Store {
         batch.put_cf(meta, META_APP_HASH, ex.app_hash.0);
         let params = ex.new_params.clone().unwrap_or_else(|| head.params.clone());
         let (oldest, floor) = self.prune(&mut batch, &head, h, ex.time)?;
+        let stats = CommitStats {
+            height: h,
+            batch_bytes: batch.size_in_bytes(),
+            batch_entries: batch.len(),
+            state_changes: ex.state.changes.len(),
+        };
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         db.db.write_opt(batch, &opts)?;
+        if let Ok(mut c) = self.last_commit.write() {
+            *c = stats;
+        }
 
         let mut hw = self.head.write().map_err(|_| StateError::Poisoned)?;
         *hw = Head {
