@@ -28,7 +28,7 @@ height() {
 build() {
   ensure_build_deps
   step "building cairn (release)"
-  cargo build --release --locked -p cairn-node
+  cargo build --release --locked
 }
 
 up() {

@@ -61,9 +61,32 @@ pub enum NetCommand {
         /// A peer known to be ahead, if any.
         peer: Option<NodeId>,
     },
+    /// Ask peers for their votes of `height` in `rounds` (pull re-delivery:
+    /// gossipsub drops a re-published identical message, so a peer that
+    /// missed a vote gets it by asking).
+    RequestVotes {
+        /// The height in progress.
+        height: u64,
+        /// The rounds to ask about.
+        rounds: std::ops::Range<u32>,
+    },
     /// A peer sent a message that proves misbehaviour.
     Penalise(NodeId),
 }
+
+/// A peer's question for the votes this node holds.
+#[derive(Debug)]
+pub struct VoteQuery {
+    /// Height asked about.
+    pub height: u64,
+    /// Round asked about.
+    pub round: u32,
+    /// Where the votes go.
+    pub reply: tokio::sync::oneshot::Sender<Vec<SignedVote>>,
+}
+
+/// Rounds asked about at once when stalled: peers may be a few rounds ahead.
+const VOTE_QUERY_ROUNDS: u32 = 6;
 
 /// What the network hands to the driver.
 #[derive(Debug, Clone)]
@@ -109,6 +132,8 @@ pub struct Committed {
     pub commit: Arc<Commit>,
     /// The round it was decided in.
     pub round: u32,
+    /// Time spent executing and writing it.
+    pub processing: Duration,
 }
 
 /// Why the driver stopped.
@@ -286,6 +311,7 @@ impl Driver {
     pub async fn run(
         mut self,
         mut inbox: mpsc::Receiver<NetEvent>,
+        mut queries: mpsc::Receiver<VoteQuery>,
         mut shutdown: watch::Receiver<bool>,
     ) -> Result<(), DriverError> {
         let mut rebroadcast = tokio::time::interval(Duration::from_millis(
@@ -307,6 +333,14 @@ impl Driver {
                     Some(ev) => self.on_net_event(ev)?,
                     None => return Ok(()),
                 },
+                Some(q) = queries.recv() => {
+                    let votes = if q.height == self.core.height() {
+                        self.core.votes(q.round)
+                    } else {
+                        Vec::new()
+                    };
+                    let _ = q.reply.send(votes);
+                }
                 _ = rebroadcast.tick() => self.rebroadcast_if_stalled(),
                 _ = poll.tick() => self.poll()?,
             }
@@ -678,6 +712,7 @@ impl Driver {
             block: Arc::new(block),
             commit: Arc::new(commit),
             round,
+            processing: started.elapsed(),
         });
         self.report_equivocations(height);
         // The next height: a new core, started after timeout_commit.
@@ -789,6 +824,10 @@ impl Driver {
             for m in self.core.rebroadcast() {
                 self.send(NetCommand::Broadcast(Box::new(m)));
             }
+            self.send(NetCommand::RequestVotes {
+                height: rs.height,
+                rounds: rs.round..rs.round.saturating_add(VOTE_QUERY_ROUNDS),
+            });
             self.maybe_request();
         }
         self.last_progress = Some(now);

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use cairn_genesis::keys::{NodeKeyFile, ValidatorKeyFile};
+use cairn_node::config::Config;
 use cairn_node::home::{self, Home, TestnetOptions};
 use clap::{Parser, Subcommand};
 
@@ -76,6 +77,25 @@ enum Command {
         /// Home directory.
         #[arg(long, env = "CAIRN_HOME")]
         home: PathBuf,
+    },
+    /// Run the node.
+    Start {
+        /// Home directory.
+        #[arg(long, env = "CAIRN_HOME")]
+        home: PathBuf,
+        /// Override a config option, e.g. --set rpc.listen_address=127.0.0.1:26657 (repeatable).
+        #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Delete blocks, state and the consensus WAL. Keeps the signing guard's
+    /// state (what this validator signed) unless --reset-guard is given.
+    UnsafeResetAll {
+        /// Home directory.
+        #[arg(long, env = "CAIRN_HOME")]
+        home: PathBuf,
+        /// Also forget what was signed. A validator that forgets can double-sign and be slashed.
+        #[arg(long)]
+        reset_guard: bool,
     },
     /// Print the version.
     Version,
@@ -167,6 +187,28 @@ fn run(cli: Cli) -> Result<()> {
                 "{}",
                 serde_json::to_string_pretty(&json).context("encoding")?
             );
+        }
+        Command::Start { home, sets } => {
+            let h = Home::new(home);
+            let env: Vec<(String, String)> = std::env::vars().collect();
+            let config = Config::load(&h.config_file(), &env, &sets)?;
+            cairn_node::run::init_logging(&config);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(cairn_node::run::start(h, config))?;
+        }
+        Command::UnsafeResetAll { home, reset_guard } => {
+            let removed = cairn_node::node::unsafe_reset_all(&Home::new(home), reset_guard)?;
+            for r in &removed {
+                println!("removed {r}");
+            }
+            if !reset_guard {
+                println!(
+                    "kept data/priv_validator_state.json: this validator still refuses to sign anything that conflicts with what it signed (use --reset-guard to forget)"
+                );
+            }
         }
         Command::Version => println!("cairn {}", env!("CARGO_PKG_VERSION")),
     }

@@ -8,11 +8,11 @@ use anyhow::{Context, Result, bail};
 use cairn_genesis::keys::{NodeKeyFile, ValidatorKeyFile};
 use cairn_mempool::{EvidencePool, Mempool, MempoolConfig};
 use cairn_state::{DbTuning, Store, StoreOptions};
-use cairn_types::{Block, Commit, SigningKey};
+use cairn_types::{Block, Commit, PublicKey, SigningKey};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::config::Config;
-use crate::driver::{Committed, Driver, DriverStatus, NetCommand};
+use crate::driver::{Committed, Driver, DriverStatus, NetCommand, VoteQuery};
 use crate::home::Home;
 use crate::persist::FileGuardStore;
 
@@ -43,12 +43,18 @@ pub struct Assembled {
     pub driver: Driver,
     /// Commands from the driver to the network.
     pub net_commands: mpsc::Receiver<NetCommand>,
+    /// Peers' questions for the driver's votes (sender side).
+    pub vote_queries: mpsc::Sender<VoteQuery>,
+    /// The driver's end of `vote_queries`.
+    pub vote_query_inbox: mpsc::Receiver<VoteQuery>,
     /// Committed blocks, for RPC and metrics.
     pub committed: broadcast::Sender<Committed>,
     /// Flags for metrics and RPC.
     pub status: Arc<DriverStatus>,
     /// The node key (network identity).
     pub node_key: SigningKey,
+    /// The consensus public key.
+    pub validator_key: PublicKey,
     /// The lock on the home; released when dropped.
     pub lock: File,
 }
@@ -118,8 +124,10 @@ pub fn assemble(home: &Home, config: &Config) -> Result<Assembled> {
         store: Arc::new(store),
     });
     let (net_tx, net_commands) = mpsc::channel(4096);
+    let (vote_queries, vote_query_inbox) = mpsc::channel(256);
     let (committed, _) = broadcast::channel(256);
     let status = Arc::new(DriverStatus::default());
+    let validator_public = validator_key.public_key();
     let driver = Driver::recover(
         Arc::clone(&shared),
         config.consensus.clone(),
@@ -133,9 +141,12 @@ pub fn assemble(home: &Home, config: &Config) -> Result<Assembled> {
         shared,
         driver,
         net_commands,
+        vote_queries,
+        vote_query_inbox,
         committed,
         status,
         node_key,
+        validator_key: validator_public,
         lock,
     })
 }

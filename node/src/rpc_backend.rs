@@ -20,7 +20,6 @@ use cairn_types::{
 use crate::chain::StoreView;
 use crate::config::Config;
 use crate::driver::DriverStatus;
-use crate::home::Home;
 use crate::net::Network;
 use crate::node::{Assembled, Shared};
 
@@ -48,7 +47,11 @@ fn result_info(r: TxResult) -> TxResultInfo {
     TxResultInfo {
         code: r.code,
         log: r.log,
-        codespace: if r.code == 0 { String::new() } else { "cairn".into() },
+        codespace: if r.code == 0 {
+            String::new()
+        } else {
+            "cairn".into()
+        },
         events: r
             .events
             .into_iter()
@@ -130,10 +133,8 @@ impl Backend {
         let bytes = tx.clone();
         let admitted = tokio::task::spawn_blocking(move || {
             let view = StoreView(&shared.store);
-            shared
-                .mempool
-                .lock()
-                .map(|mut m| m.check_tx(bytes, &view).map(|_| ()))
+            let mut m = shared.mempool.lock().map_err(|_| ())?;
+            Ok::<_, ()>(m.check_tx(bytes, &view).map(|_| ()))
         })
         .await
         .map_err(|e| BackendError::Internal {
@@ -312,12 +313,12 @@ impl NodeBackend for Backend {
             }
         };
         let version = (height != 0).then_some(height);
-        let proven = self
-            .store()
-            .query(&key, version, prove)
-            .map_err(|e| BackendError::Unavailable {
-                what: format!("state at height {height}: {e}"),
-            })?;
+        let proven =
+            self.store()
+                .query(&key, version, prove)
+                .map_err(|e| BackendError::Unavailable {
+                    what: format!("state at height {height}: {e}"),
+                })?;
         let key_bytes = key.to_bytes();
         Ok(QueryResult {
             code: if proven.value.is_some() { 0 } else { 1 },
@@ -358,7 +359,10 @@ impl NodeBackend for Backend {
                     if t.body.nonce < acct.nonce {
                         CheckTxResult {
                             code: cairn_state::codes::BAD_NONCE,
-                            log: format!("nonce {} is below the account's next nonce {}", t.body.nonce, acct.nonce),
+                            log: format!(
+                                "nonce {} is below the account's next nonce {}",
+                                t.body.nonce, acct.nonce
+                            ),
                             codespace: "cairn".into(),
                         }
                     } else {
@@ -379,9 +383,13 @@ impl NodeBackend for Backend {
     }
 
     fn mempool_stats(&self) -> Result<MempoolStats, BackendError> {
-        let m = self.shared.mempool.lock().map_err(|_| BackendError::Internal {
-            reason: "mempool lock poisoned".into(),
-        })?;
+        let m = self
+            .shared
+            .mempool
+            .lock()
+            .map_err(|_| BackendError::Internal {
+                reason: "mempool lock poisoned".into(),
+            })?;
         Ok(MempoolStats {
             n_txs: m.len() as u64,
             total_bytes: m.total_bytes() as u64,
@@ -389,9 +397,13 @@ impl NodeBackend for Backend {
     }
 
     fn unconfirmed_txs(&self, limit: usize) -> Result<Vec<Vec<u8>>, BackendError> {
-        let m = self.shared.mempool.lock().map_err(|_| BackendError::Internal {
-            reason: "mempool lock poisoned".into(),
-        })?;
+        let m = self
+            .shared
+            .mempool
+            .lock()
+            .map_err(|_| BackendError::Internal {
+                reason: "mempool lock poisoned".into(),
+            })?;
         Ok(m.reap(usize::MAX, limit).into_iter().map(|b| b.0).collect())
     }
 
@@ -428,8 +440,10 @@ impl NodeBackend for Backend {
     }
 
     fn validator_infos(&self) -> Result<Vec<ValidatorInfo>, BackendError> {
-        let power_unit = self.store().params().map_err(internal)?.app.power_unit.max(1);
-        let active = self.store().validators_at(self.store().latest_height().map_err(internal)? + 1).map_err(internal)?;
+        let active = self
+            .store()
+            .validators_at(self.store().latest_height().map_err(internal)? + 1)
+            .map_err(internal)?;
         Ok(self
             .store()
             .all_validators()
@@ -441,7 +455,6 @@ impl NodeBackend for Backend {
                     .as_ref()
                     .and_then(|s| s.get(&consensus_address))
                     .map_or(0, |x| x.power);
-                let _ = power_unit;
                 ValidatorInfo {
                     operator: v.operator,
                     consensus_address,
@@ -479,11 +492,11 @@ impl NodeBackend for Backend {
 /// Starts the RPC server and the task that publishes committed blocks to it.
 pub async fn spawn(
     config: &Config,
-    home: &Home,
     assembled: &Assembled,
     network: &Network,
+    registry: Arc<prometheus_client::registry::Registry>,
+    metrics: cairn_rpc::metrics::Metrics,
 ) -> anyhow::Result<cairn_rpc::server::RunningRpc> {
-    let _ = home;
     let backend = Arc::new(Backend {
         shared: Arc::clone(&assembled.shared),
         status: Arc::clone(&assembled.status),
@@ -505,7 +518,11 @@ pub async fn spawn(
                 Err(_) => return,
             };
             let height = c.block.header.height;
-            let results = reader.block_results(height).ok().flatten().unwrap_or_default();
+            let results = reader
+                .block_results(height)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             publisher.publish_block(Arc::clone(&c.block), Arc::new(results));
             for r in reader.block_records(height).unwrap_or_default() {
                 publisher.publish_tx(r);
@@ -513,24 +530,26 @@ pub async fn spawn(
         }
     });
     let rpc_config = rpc_config(config)?;
-    let server = RpcServer::new(rpc_config, backend, events);
+    let server = RpcServer::new(rpc_config, backend, events).with_metrics(registry, metrics);
     Ok(server.start().await?)
 }
 
 fn rpc_config(config: &Config) -> anyhow::Result<cairn_rpc::server::RpcConfig> {
     use std::time::Duration;
     let r = &config.rpc;
-    let mut c = cairn_rpc::server::RpcConfig::default();
-    c.listen_addr = r
+    let listen_address = r
         .listen_address
         .parse()
         .map_err(|e| anyhow::anyhow!("rpc.listen_address {:?}: {e}", r.listen_address))?;
-    c.max_body_bytes = usize::try_from(r.max_body_bytes).unwrap_or(usize::MAX);
-    c.max_connections = r.max_connections as usize;
-    c.max_batch_size = r.max_batch_size as usize;
-    c.timeout = Duration::from_millis(r.timeout_ms);
-    c.timeout_broadcast_tx_commit = Duration::from_millis(r.timeout_broadcast_tx_commit_ms);
-    c.max_subscription_clients = r.max_subscription_clients as usize;
-    c.max_subscriptions_per_client = r.max_subscriptions_per_client as usize;
-    Ok(c)
+    Ok(cairn_rpc::server::RpcConfig {
+        listen_address,
+        max_body_bytes: usize::try_from(r.max_body_bytes).unwrap_or(usize::MAX),
+        max_connections: r.max_connections as usize,
+        max_batch_size: r.max_batch_size as usize,
+        timeout: Duration::from_millis(r.timeout_ms),
+        timeout_broadcast_tx_commit: Duration::from_millis(r.timeout_broadcast_tx_commit_ms),
+        max_subscription_clients: r.max_subscription_clients as usize,
+        max_subscriptions_per_client: r.max_subscriptions_per_client as usize,
+        ..cairn_rpc::server::RpcConfig::default()
+    })
 }

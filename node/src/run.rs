@@ -5,6 +5,8 @@
 //! a non-zero exit; a signal stops signing first (the driver exits its loop),
 //! then the network and RPC, then closes the database.
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info};
@@ -30,13 +32,29 @@ pub fn init_logging(config: &Config) {
 
 /// Runs the node of `home` with `config`.
 pub async fn start(home: Home, config: Config) -> Result<()> {
-    let assembled = assemble(&home, &config)?;
+    let mut assembled = assemble(&home, &config)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (inbox_tx, inbox_rx) = mpsc::channel(65_536);
-    let network = net::spawn(&config, &assembled, inbox_tx, shutdown_rx.clone())
-        .await
-        .context("starting the network")?;
-    let rpc = crate::rpc_backend::spawn(&config, &home, &assembled, &network)
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = cairn_rpc::metrics::Metrics::register(&mut registry);
+    let p2p_metrics = cairn_p2p::Metrics::register(&mut registry);
+    let network = net::spawn(
+        &config,
+        &mut assembled,
+        p2p_metrics,
+        inbox_tx,
+        shutdown_rx.clone(),
+    )
+    .await
+    .context("starting the network")?;
+    crate::metrics::spawn(
+        metrics.clone(),
+        Arc::clone(&assembled.shared),
+        Arc::clone(&assembled.status),
+        network.clone(),
+        assembled.committed.subscribe(),
+    );
+    let rpc = crate::rpc_backend::spawn(&config, &assembled, &network, Arc::new(registry), metrics)
         .await
         .context("starting the RPC server")?;
     info!(
@@ -47,7 +65,8 @@ pub async fn start(home: Home, config: Config) -> Result<()> {
     );
     let driver = assembled.driver;
     let lock = assembled.lock;
-    let mut driver_task = tokio::spawn(driver.run(inbox_rx, shutdown_rx));
+    let queries = assembled.vote_query_inbox;
+    let mut driver_task = tokio::spawn(driver.run(inbox_rx, queries, shutdown_rx));
     let result = tokio::select! {
         r = &mut driver_task => match r {
             Ok(Ok(())) => Ok(()),

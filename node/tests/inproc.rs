@@ -83,6 +83,7 @@ async fn start(n: usize, delays: &[Duration]) -> Net {
             driver,
             mut net_commands,
             lock,
+            vote_query_inbox,
             ..
         } = a;
         // The hub: gossip to every online node, serve decided blocks from the others' stores.
@@ -101,9 +102,10 @@ async fn start(n: usize, delays: &[Duration]) -> Net {
                 };
                 match cmd {
                     NetCommand::Broadcast(msg) => to_others(NetEvent::Message { msg: *msg, from }),
-                    NetCommand::BroadcastEvidence(evidence) => {
-                        to_others(NetEvent::Evidence { evidence: *evidence, from })
-                    }
+                    NetCommand::BroadcastEvidence(evidence) => to_others(NetEvent::Evidence {
+                        evidence: *evidence,
+                        from,
+                    }),
                     NetCommand::RequestDecided { height, .. } => {
                         let served = shared
                             .iter()
@@ -118,6 +120,8 @@ async fn start(n: usize, delays: &[Duration]) -> Net {
                             });
                         }
                     }
+                    // Every message reaches every online node once here; nothing to pull.
+                    NetCommand::RequestVotes { .. } => {}
                     NetCommand::Penalise(peer) => panic!("node {i} penalised honest peer {peer}"),
                 }
             }
@@ -129,7 +133,10 @@ async fn start(n: usize, delays: &[Duration]) -> Net {
             let _lock = lock;
             tokio::time::sleep(delay).await;
             flag.store(true, Ordering::SeqCst);
-            driver.run(rx, shutdown).await.expect("driver failed");
+            driver
+                .run(rx, vote_query_inbox, shutdown)
+                .await
+                .expect("driver failed");
         });
     }
     let homes = nodes.nodes.iter().map(|e| Home::new(&e.home)).collect();

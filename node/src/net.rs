@@ -1,0 +1,431 @@
+//! The bridge between the p2p crate and the node.
+//!
+//! - Gossip in: transactions go to the mempool (one batch verification per
+//!   gossiped batch); consensus messages are checked against the validator
+//!   set of their height (signer, proposer, signature) before gossipsub may
+//!   forward them, then handed to the driver; evidence is shape-checked and
+//!   handed to the driver. Invalid messages are rejected (never forwarded,
+//!   the sender penalised).
+//! - Requests in: blocks with their commits and catch-up queries are served
+//!   from the store.
+//! - Driver commands out: broadcasts, fetches of decided blocks (one sync
+//!   request returns up to [`SYNC_BATCH`] blocks), penalties.
+//! - After every commit the advertised height is updated.
+
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use cairn_consensus::Message;
+use cairn_p2p::{
+    Acceptance, CatchUpRequest, CatchUpResponse, ConsensusMessage, GossipMessage, InboundRequest,
+    NetworkConfig, NetworkEvent, PeerAddr,
+};
+use cairn_types::{Bytes, NodeId};
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+use crate::chain::StoreView;
+use crate::config::Config;
+use crate::driver::{NetCommand, NetEvent, VoteQuery};
+use crate::node::{Assembled, Shared};
+
+/// Blocks asked for in one sync request.
+pub const SYNC_BATCH: u64 = 50;
+
+/// The node's handle on its network.
+#[derive(Clone)]
+pub struct Network {
+    p2p: cairn_p2p::Network,
+    peers: Arc<Mutex<Vec<cairn_p2p::PeerInfo>>>,
+    listen: String,
+}
+
+impl Network {
+    /// Gossips transactions accepted by this node's mempool.
+    pub fn gossip_txs(&self, txs: Vec<Vec<u8>>) {
+        let p2p = self.p2p.clone();
+        tokio::spawn(async move {
+            if let Err(e) = p2p.publish_txs(txs.into_iter().map(Bytes).collect()).await {
+                debug!(error = %e, "tx gossip not sent");
+            }
+        });
+    }
+
+    /// Peers for `net_info`.
+    pub fn net_info(&self) -> cairn_rpc::backend::NetInfo {
+        let peers = self.peers.lock().map(|p| p.clone()).unwrap_or_default();
+        cairn_rpc::backend::NetInfo {
+            listening: true,
+            listeners: vec![self.listen.clone()],
+            peers: peers
+                .into_iter()
+                .map(|p| cairn_rpc::backend::PeerInfo {
+                    node_id: p.node_id,
+                    moniker: String::new(),
+                    listen_addr: String::new(),
+                    is_outbound: p.persistent,
+                    remote_ip: String::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Connected peers.
+    pub fn peer_count(&self) -> usize {
+        self.peers.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    /// Stops the network task.
+    pub async fn stop(&self) {
+        let _ = self.p2p.shutdown().await;
+    }
+}
+
+fn multiaddr(hostport: &str) -> Result<cairn_p2p::Multiaddr> {
+    let sock: std::net::SocketAddr = hostport
+        .parse()
+        .with_context(|| format!("p2p.listen_address {hostport:?} is not <ip>:<port>"))?;
+    let ip = match sock.ip() {
+        std::net::IpAddr::V4(ip) => format!("/ip4/{ip}"),
+        std::net::IpAddr::V6(ip) => format!("/ip6/{ip}"),
+    };
+    format!("{ip}/tcp/{}", sock.port())
+        .parse()
+        .context("listen address")
+}
+
+/// Starts the p2p service and the bridge tasks.
+pub async fn spawn(
+    config: &Config,
+    assembled: &mut Assembled,
+    metrics: cairn_p2p::Metrics,
+    inbox: mpsc::Sender<NetEvent>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<Network> {
+    let store = &assembled.shared.store;
+    let params = store.params()?;
+    let mut net_config = NetworkConfig::new(store.chain_id(), &params.consensus);
+    net_config.listen = vec![multiaddr(&config.p2p.listen_address)?];
+    net_config.persistent_peers = config
+        .p2p
+        .persistent_peers
+        .iter()
+        .map(|p| PeerAddr::parse(p).map_err(anyhow::Error::msg))
+        .collect::<Result<_>>()?;
+    net_config.validators = store
+        .all_validators()?
+        .into_iter()
+        .map(|v| v.node_id)
+        .collect();
+    net_config.extra_allowed = config
+        .p2p
+        .allowed_peers
+        .iter()
+        .map(|s| NodeId::from_hex(s).with_context(|| format!("p2p.allowed_peers: {s:?}")))
+        .collect::<Result<_>>()?;
+    let (p2p, mut events, _task) = cairn_p2p::start(net_config, &assembled.node_key, metrics)
+        .await
+        .context("starting libp2p")?;
+    let network = Network {
+        p2p: p2p.clone(),
+        peers: Arc::new(Mutex::new(Vec::new())),
+        listen: config.p2p.listen_address.clone(),
+    };
+    let height = store.latest_height()?;
+    let _ = p2p.set_height(height, store.genesis().initial_height).await;
+
+    // Network events -> node.
+    let shared = Arc::clone(&assembled.shared);
+    let vote_queries = assembled.vote_queries.clone();
+    let to_driver = inbox.clone();
+    let peers = Arc::clone(&network.peers);
+    let handle = p2p.clone();
+    let mut stop = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            let ev = tokio::select! {
+                ev = events.recv() => match ev { Some(ev) => ev, None => return },
+                _ = stop.changed() => return,
+            };
+            match ev {
+                NetworkEvent::Gossip {
+                    from,
+                    message,
+                    token,
+                } => on_gossip(&shared, &to_driver, from, message, token).await,
+                NetworkEvent::Request { request, .. } => serve(&shared, &vote_queries, request),
+                NetworkEvent::PeerHeight { peer, height, .. } => {
+                    let _ = to_driver.try_send(NetEvent::PeerHeight { peer, height });
+                }
+                NetworkEvent::PeerConnected { .. } | NetworkEvent::PeerDisconnected { .. } => {
+                    if let Ok(list) = handle.peers().await
+                        && let Ok(mut p) = peers.lock()
+                    {
+                        *p = list;
+                    }
+                }
+                NetworkEvent::PeerBanned { peer, reason } => {
+                    warn!(%peer, ?reason, "peer banned");
+                }
+            }
+        }
+    });
+
+    // Driver commands -> network.
+    let mut commands = std::mem::replace(&mut assembled.net_commands, mpsc::channel(1).1);
+    let handle = p2p.clone();
+    let to_driver = inbox;
+    tokio::spawn(async move {
+        while let Some(cmd) = commands.recv().await {
+            match cmd {
+                NetCommand::Broadcast(msg) => {
+                    let m = match *msg {
+                        Message::Proposal(p, b) => ConsensusMessage::Proposal(p, Box::new(b)),
+                        Message::Vote(v) => ConsensusMessage::Vote(v),
+                    };
+                    if let Err(e) = handle.publish_consensus(m).await {
+                        debug!(error = %e, "consensus gossip not sent");
+                    }
+                }
+                NetCommand::BroadcastEvidence(ev) => {
+                    let _ = handle.publish_evidence(*ev).await;
+                }
+                NetCommand::RequestDecided { height, peer } => {
+                    let handle = handle.clone();
+                    let to_driver = to_driver.clone();
+                    tokio::spawn(fetch_decided(handle, to_driver, height, peer));
+                }
+                NetCommand::RequestVotes { height, rounds } => {
+                    let handle = handle.clone();
+                    let to_driver = to_driver.clone();
+                    tokio::spawn(fetch_votes(handle, to_driver, height, rounds));
+                }
+                NetCommand::Penalise(peer) => {
+                    let _ = handle
+                        .report_bad_peer(peer, "invalid consensus message")
+                        .await;
+                }
+            }
+        }
+    });
+
+    // Commits -> advertised height.
+    let mut committed = assembled.committed.subscribe();
+    let handle = p2p.clone();
+    let base = store.genesis().initial_height;
+    tokio::spawn(async move {
+        while let Ok(c) = committed.recv().await {
+            let _ = handle.set_height(c.block.header.height, base).await;
+        }
+    });
+    Ok(network)
+}
+
+/// Fetches decided blocks from `height` on and hands them to the driver.
+async fn fetch_decided(
+    p2p: cairn_p2p::Network,
+    to_driver: mpsc::Sender<NetEvent>,
+    height: u64,
+    peer: Option<NodeId>,
+) {
+    let candidates: Vec<NodeId> = match peer {
+        Some(p) => vec![p],
+        None => p2p
+            .peers()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.height.is_some_and(|h| h >= height))
+            .map(|p| p.node_id)
+            .collect(),
+    };
+    for peer in candidates {
+        match p2p
+            .request_blocks(peer, height, height + SYNC_BATCH - 1)
+            .await
+        {
+            Ok(blocks) if !blocks.is_empty() => {
+                for (block, commit) in blocks {
+                    let _ = to_driver
+                        .send(NetEvent::Decided {
+                            block,
+                            commit,
+                            from: Some(peer),
+                        })
+                        .await;
+                }
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => debug!(%peer, error = %e, "block request failed"),
+        }
+    }
+}
+
+/// Asks every connected peer for its votes of `height` in `rounds`.
+async fn fetch_votes(
+    p2p: cairn_p2p::Network,
+    to_driver: mpsc::Sender<NetEvent>,
+    height: u64,
+    rounds: std::ops::Range<u32>,
+) {
+    for peer in p2p.peers().await.unwrap_or_default() {
+        for round in rounds.clone() {
+            let request = CatchUpRequest::Votes { height, round };
+            if let Ok(CatchUpResponse::Votes(votes)) = p2p.catch_up(peer.node_id, request).await {
+                for v in votes {
+                    let msg = Message::Vote(v);
+                    let _ = to_driver
+                        .send(NetEvent::Message {
+                            msg,
+                            from: Some(peer.node_id),
+                        })
+                        .await;
+                }
+            }
+        }
+    }
+}
+
+/// Judges a gossip message before gossipsub may forward it.
+async fn on_gossip(
+    shared: &Arc<Shared>,
+    to_driver: &mpsc::Sender<NetEvent>,
+    from: NodeId,
+    message: GossipMessage,
+    token: cairn_p2p::ValidationToken,
+) {
+    match message {
+        GossipMessage::Txs(batch) => {
+            let shared = Arc::clone(shared);
+            let verdict = tokio::task::spawn_blocking(move || {
+                let view = StoreView(&shared.store);
+                let Ok(mut m) = shared.mempool.lock() else {
+                    return Acceptance::Ignore;
+                };
+                let results = m.check_txs(batch.0.into_iter().map(|b| b.0).collect(), &view);
+                if results
+                    .iter()
+                    .any(|r| r.as_ref().is_err_and(|e| e.is_bad_transaction()))
+                {
+                    Acceptance::Reject
+                } else if results.iter().any(|r| r.is_ok()) {
+                    Acceptance::Accept
+                } else {
+                    Acceptance::Ignore
+                }
+            })
+            .await
+            .unwrap_or(Acceptance::Ignore);
+            token.report(verdict);
+        }
+        GossipMessage::Consensus(m) => {
+            let msg = match m {
+                ConsensusMessage::Proposal(p, b) => Message::Proposal(p, *b),
+                ConsensusMessage::Vote(v) => Message::Vote(v),
+            };
+            let verdict = precheck(shared, &msg);
+            token.report(verdict);
+            if verdict == Acceptance::Accept {
+                let _ = to_driver
+                    .send(NetEvent::Message {
+                        msg,
+                        from: Some(from),
+                    })
+                    .await;
+            }
+        }
+        GossipMessage::Evidence(ev) => {
+            let cairn_types::Evidence::DuplicateVote(dv) = &ev;
+            if dv.check_shape().is_err() {
+                token.reject();
+                return;
+            }
+            token.accept();
+            let _ = to_driver
+                .send(NetEvent::Evidence {
+                    evidence: ev,
+                    from: Some(from),
+                })
+                .await;
+        }
+    }
+}
+
+/// Signer, proposer and signature against the set of the message's height.
+/// Heights whose set we do not know yet are ignored (not forwarded, no penalty).
+fn precheck(shared: &Shared, msg: &Message) -> Acceptance {
+    let chain_id = shared.store.chain_id();
+    let height = match msg {
+        Message::Proposal(p, _) => p.proposal.height,
+        Message::Vote(v) => v.vote.height,
+    };
+    let Ok(Some(set)) = shared.store.validators_at(height) else {
+        return Acceptance::Ignore;
+    };
+    let ok = match msg {
+        Message::Vote(sv) => set
+            .get(&sv.vote.validator)
+            .is_some_and(|v| sv.verify(chain_id, &v.pub_key).is_ok()),
+        Message::Proposal(sp, block) => {
+            let p = &sp.proposal;
+            let proposer = set.proposer_for_round(p.round);
+            proposer.address == p.proposer
+                && block.id() == p.block_id
+                && sp.verify(chain_id, &proposer.pub_key).is_ok()
+        }
+    };
+    if ok {
+        Acceptance::Accept
+    } else {
+        Acceptance::Reject
+    }
+}
+
+/// Answers a peer's request from the store (votes from the driver).
+fn serve(shared: &Shared, vote_queries: &mpsc::Sender<VoteQuery>, request: InboundRequest) {
+    match request {
+        InboundRequest::Blocks {
+            from,
+            to,
+            responder,
+        } => {
+            let mut out = Vec::new();
+            for h in from..=to {
+                match shared.decided(h) {
+                    Some(bc) => out.push(bc),
+                    None => break,
+                }
+            }
+            responder.send(out);
+        }
+        InboundRequest::CatchUp { request, responder } => {
+            if let CatchUpRequest::Votes { height, round } = request {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let query = VoteQuery {
+                    height,
+                    round,
+                    reply,
+                };
+                if vote_queries.try_send(query).is_ok() {
+                    tokio::spawn(async move {
+                        responder.send(CatchUpResponse::Votes(answer.await.unwrap_or_default()));
+                    });
+                } else {
+                    responder.send(CatchUpResponse::Votes(Vec::new()));
+                }
+                return;
+            }
+            let answer = match request {
+                CatchUpRequest::Commit { height } => {
+                    CatchUpResponse::Commit(shared.store.commit_at(height).ok().flatten())
+                }
+                CatchUpRequest::Block { id } => CatchUpResponse::Block(
+                    shared.store.block_by_hash(&id).ok().flatten().map(Box::new),
+                ),
+                CatchUpRequest::Votes { .. } => CatchUpResponse::Votes(Vec::new()),
+            };
+            responder.send(answer);
+        }
+    }
+}
