@@ -1,8 +1,9 @@
 # Shared helpers for Cairn's scripts. Sourced, not run.
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-# No debug info for C/C++ dependencies (RocksDB): faster builds, smaller target dir.
-export CFLAGS="${CFLAGS:-} -g0" CXXFLAGS="${CXXFLAGS:-} -g0"
+# C/C++ dependencies (RocksDB) get no debug info from the release profile
+# (debug = false). Do not set CFLAGS/CXXFLAGS here: RocksDB's build script
+# reruns, and recompiles all its C++, whenever they differ from the last build.
 
 step() { printf '\n== %s\n' "$*"; }
 
