@@ -80,6 +80,15 @@ impl Backend {
         &self.shared.store
     }
 
+    fn mempool(&self) -> Result<std::sync::MutexGuard<'_, cairn_mempool::Mempool>, BackendError> {
+        self.shared
+            .mempool
+            .lock()
+            .map_err(|_| BackendError::Internal {
+                reason: "mempool lock poisoned".into(),
+            })
+    }
+
     fn summary(&self, height: u64) -> Result<Option<BlockSummary>, BackendError> {
         Ok(self
             .store()
@@ -383,13 +392,7 @@ impl NodeBackend for Backend {
     }
 
     fn mempool_stats(&self) -> Result<MempoolStats, BackendError> {
-        let m = self
-            .shared
-            .mempool
-            .lock()
-            .map_err(|_| BackendError::Internal {
-                reason: "mempool lock poisoned".into(),
-            })?;
+        let m = self.mempool()?;
         Ok(MempoolStats {
             n_txs: m.len() as u64,
             total_bytes: m.total_bytes() as u64,
@@ -397,13 +400,7 @@ impl NodeBackend for Backend {
     }
 
     fn unconfirmed_txs(&self, limit: usize) -> Result<Vec<Vec<u8>>, BackendError> {
-        let m = self
-            .shared
-            .mempool
-            .lock()
-            .map_err(|_| BackendError::Internal {
-                reason: "mempool lock poisoned".into(),
-            })?;
+        let m = self.mempool()?;
         Ok(m.reap(usize::MAX, limit).into_iter().map(|b| b.0).collect())
     }
 
