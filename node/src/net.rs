@@ -20,9 +20,10 @@ use cairn_p2p::{
     Acceptance, CatchUpRequest, CatchUpResponse, ConsensusMessage, GossipMessage, InboundRequest,
     NetworkConfig, NetworkEvent, PeerAddr,
 };
+use cairn_state::Store;
 use cairn_types::{Bytes, NodeId};
-use tokio::sync::{mpsc, watch};
-use tracing::{debug, warn};
+use tokio::sync::{broadcast, mpsc, watch};
+use tracing::{debug, info, warn};
 
 use crate::chain::StoreView;
 use crate::config::Config;
@@ -112,17 +113,15 @@ pub async fn spawn(
         .iter()
         .map(|p| PeerAddr::parse(p).map_err(anyhow::Error::msg))
         .collect::<Result<_>>()?;
-    net_config.validators = store
-        .all_validators()?
-        .into_iter()
-        .map(|v| v.node_id)
-        .collect();
+    net_config.validators = validator_node_ids(store)?;
     net_config.extra_allowed = config
         .p2p
         .allowed_peers
         .iter()
         .map(|s| NodeId::from_hex(s).with_context(|| format!("p2p.allowed_peers: {s:?}")))
         .collect::<Result<_>>()?;
+    let mut allowed_validators = net_config.validators.clone();
+    let extra_allowed = net_config.extra_allowed.clone();
     let (p2p, mut events, _task) = cairn_p2p::start(net_config, &assembled.node_key, metrics)
         .await
         .context("starting libp2p")?;
@@ -209,16 +208,48 @@ pub async fn spawn(
         }
     });
 
-    // Commits -> advertised height.
+    // Commits -> advertised height, and an allowlist that follows the
+    // validator records (a CreateValidator brings a node id the network must admit).
     let mut committed = assembled.committed.subscribe();
     let handle = p2p.clone();
     let base = store.genesis().initial_height;
+    let shared = Arc::clone(&assembled.shared);
     tokio::spawn(async move {
-        while let Ok(c) = committed.recv().await {
-            let _ = handle.set_height(c.block.header.height, base).await;
+        loop {
+            let height = match committed.recv().await {
+                Ok(c) => c.block.header.height,
+                // A lagging receiver only missed heights; the next one is newer.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            let _ = handle.set_height(height, base).await;
+            match validator_node_ids(&shared.store) {
+                Ok(ids) if ids != allowed_validators => {
+                    info!(
+                        validators = ids.len(),
+                        "validator records changed: allowlist updated"
+                    );
+                    let _ = handle
+                        .set_allowlist(ids.clone(), extra_allowed.clone())
+                        .await;
+                    allowed_validators = ids;
+                }
+                Ok(_) => {}
+                Err(e) => warn!(error = %e, "reading validator records for the allowlist"),
+            }
         }
     });
     Ok(network)
+}
+
+/// Node ids of every validator record (active, jailed or unbonding): the
+/// peers the allowlist admits besides persistent peers and extras.
+fn validator_node_ids(store: &Store) -> Result<Vec<NodeId>> {
+    Ok(store
+        .all_validators()?
+        .into_iter()
+        .map(|v| v.node_id)
+        .collect())
 }
 
 /// Fetches decided blocks from `height` on and hands them to the driver.

@@ -61,6 +61,8 @@ pub struct Node {
     pub home: PathBuf,
     pub rpc: String,
     pub node_id: String,
+    /// `<node id>@127.0.0.1:<port>`.
+    pub p2p: String,
     pub validator_address: Option<String>,
     pub child: Option<Child>,
     pub log: PathBuf,
@@ -113,6 +115,7 @@ impl Testnet {
                 home: PathBuf::from(n["home"].as_str().unwrap()),
                 rpc: n["rpc_url"].as_str().unwrap().to_owned(),
                 node_id: n["node_id"].as_str().unwrap().to_owned(),
+                p2p: n["p2p_address"].as_str().unwrap().to_owned(),
                 validator_address: n["validator_address"].as_str().map(str::to_owned),
                 child: None,
                 log: dir.path().join(format!("node{i}.log")),
