@@ -727,3 +727,153 @@ async fn root_redirects_browsers_and_metrics_are_served() {
     );
     s.running.stop().await;
 }
+
+/// The height-taking methods, each over POST (height as a string and as a
+/// JSON number) and GET: a bad height is -32602 whose message says what was
+/// wrong, and the server goes on serving.
+#[tokio::test]
+async fn bad_heights_are_refused_by_every_method_with_what_was_wrong() {
+    let s = start().await;
+    let url = s.url();
+    let addr = hex::encode(user_key(0).public_key().address().0);
+    // (method, other params as JSON, the same as a query string)
+    let methods = [
+        ("block", json!({}), String::new()),
+        ("block_results", json!({}), String::new()),
+        ("commit", json!({}), String::new()),
+        ("header", json!({}), String::new()),
+        ("validators", json!({}), String::new()),
+        ("consensus_params", json!({}), String::new()),
+        (
+            "abci_query",
+            json!({"path": "/account", "data": addr}),
+            format!("path=%22/account%22&data=0x{addr}&"),
+        ),
+    ];
+    let too_high = "must be less than or equal to the current blockchain height 6";
+    let cases = [
+        ("-1", "height must be greater than 0, but got -1".to_owned()),
+        ("0", "height must be greater than 0, but got 0".to_owned()),
+        (
+            "-9223372036854775808",
+            "height must be greater than 0, but got -9223372036854775808".to_owned(),
+        ),
+        ("7", format!("height 7 {too_high}")),
+        (
+            "9223372036854775807",
+            format!("height 9223372036854775807 {too_high}"),
+        ),
+        (
+            "18446744073709551616",
+            "height: expected a 64-bit integer, got".to_owned(),
+        ),
+        ("1e3", "height: expected a 64-bit integer, got".to_owned()),
+    ];
+    for (method, base, query) in &methods {
+        for (h, want) in &cases {
+            // abci_query reads height 0 as "the latest".
+            if *method == "abci_query" && *h == "0" {
+                continue;
+            }
+            let as_number: Value = serde_json::from_str(h).unwrap();
+            for height in [json!(h), as_number] {
+                let mut params = base.clone();
+                params["height"] = height.clone();
+                let v = rpc(&url, method, params).await;
+                assert_eq!(err_code(&v), -32602, "{method} height {height}: {v}");
+                assert!(
+                    err_msg(&v).contains(want.as_str()),
+                    "{method} height {height}: want {want:?}, got {v}"
+                );
+            }
+            let (st, v) = get_json(&format!("{url}/{method}?{query}height={h}")).await;
+            assert_eq!(st, 200);
+            assert_eq!(v["id"], -1);
+            assert_eq!(err_code(&v), -32602, "GET {method} height {h}: {v}");
+            assert!(err_msg(&v).contains(want.as_str()), "GET {method}: {v}");
+        }
+    }
+    let v = rpc(
+        &url,
+        "blockchain",
+        json!({"minHeight": "-3", "maxHeight": "4"}),
+    )
+    .await;
+    assert_eq!(err_code(&v), -32602);
+    assert!(
+        err_msg(&v).contains("heights must be non-negative, got minHeight -3"),
+        "{v}"
+    );
+    // Still serving, and the good heights still work.
+    let v = rpc(&url, "block", json!({"height": "6"})).await;
+    assert_eq!(v["result"]["block"]["header"]["height"], "6", "{v}");
+    s.running.stop().await;
+}
+
+/// The GET style and the broadcast methods get the same checks as `POST /`.
+#[tokio::test]
+async fn bad_input_over_get_and_to_every_broadcast_method() {
+    let s = start().await;
+    let url = s.url();
+    // Unknown method: the name comes back; the GET answer uses id -1.
+    let (st, v) = get_json(&format!("{url}/no_such_method?height=1")).await;
+    assert_eq!(st, 200);
+    assert_eq!(v["id"], -1);
+    assert_eq!(err_code(&v), -32601);
+    assert!(err_msg(&v).contains("no_such_method"), "{v}");
+    // Wrong types in the query string.
+    for (path, field) in [
+        ("block?height=[1]", "height"),
+        ("block?height=true", "height"),
+        ("validators?page=abc", "page"),
+        ("tx?hash=XYZ", "hash"),
+        ("tx?hash=0x1234", "hash"),
+        ("broadcast_tx_sync?tx=0xZZ", "tx"),
+        ("abci_query?path=%22/account%22&data=0xnothex", "data"),
+        ("unconfirmed_txs?limit=-1", "limit"),
+    ] {
+        let (_, v) = get_json(&format!("{url}/{path}")).await;
+        assert_eq!(err_code(&v), -32602, "{path}: {v}");
+        assert!(err_msg(&v).contains(field), "{path}: {v}");
+    }
+    // Not base64 / not a string: every tx-taking method refuses it as params.
+    for method in [
+        "broadcast_tx_sync",
+        "broadcast_tx_async",
+        "broadcast_tx_commit",
+        "check_tx",
+    ] {
+        for tx in [
+            json!("not base64!"),
+            json!(12),
+            json!(["AAAA"]),
+            json!(null),
+        ] {
+            let v = rpc(&url, method, json!({ "tx": tx })).await;
+            assert_eq!(err_code(&v), -32602, "{method} tx {tx}: {v}");
+            assert!(err_msg(&v).starts_with("Invalid params: tx"), "{v}");
+        }
+    }
+    // Base64 of bytes that are no tx: sync and commit report CheckTx's refusal;
+    // async answers at once (CometBFT's contract) but nothing enters the mempool.
+    let junk = json!({"tx": base64_encode(b"\x01\x02 not a tx")});
+    let v = rpc(&url, "broadcast_tx_commit", junk.clone()).await;
+    assert_eq!(v["result"]["check_tx"]["code"], 1, "{v}");
+    let v = rpc(&url, "broadcast_tx_async", junk).await;
+    assert_eq!(v["result"]["code"], 0, "{v}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let v = rpc(&url, "num_unconfirmed_txs", json!({})).await;
+    assert_eq!(v["result"]["n_txs"], "0", "no junk in the mempool: {v}");
+    // A batch of exactly the limit is served in full.
+    let full: Vec<Value> = (0..50)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "health"}))
+        .collect();
+    let v = post(&url, serde_json::to_string(&full).unwrap()).await.1;
+    assert_eq!(v.as_array().map(Vec::len), Some(50), "{v}");
+    // A body over the limit is 413, then the next request is served.
+    let (st, _) = post(&url, vec![b' '; 1024 * 1024 + 1]).await;
+    assert_eq!(st, 413);
+    let v = rpc(&url, "status", json!({})).await;
+    assert_eq!(v["result"]["sync_info"]["latest_block_height"], "6");
+    s.running.stop().await;
+}

@@ -369,3 +369,95 @@ async fn serial_slow_subscriber_is_dropped_and_others_keep_going() {
     assert_eq!(v["result"], json!({}));
     s.running.stop().await;
 }
+
+/// Ordinary methods over the websocket get the same checks as over HTTP;
+/// the subscription limit is per client and frees on unsubscribe.
+#[tokio::test]
+async fn websocket_params_batches_and_per_client_subscription_limit() {
+    let s = start().await;
+    let mut ws = connect(&s).await;
+    for (height, want) in [
+        (json!("abc"), "height: expected a 64-bit integer, got"),
+        (json!([1]), "height: expected a 64-bit integer, got"),
+        (json!(-1), "height must be greater than 0, but got -1"),
+        (
+            json!("99"),
+            "height 99 must be less than or equal to the current blockchain height 6",
+        ),
+    ] {
+        let r = call(&mut ws, json!(1), "block", json!({ "height": height })).await;
+        assert_eq!(r["id"], 1);
+        assert_eq!(r["error"]["code"], -32602, "{height}: {r}");
+        let msg = r["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(want), "{height}: {r}");
+    }
+    let r = call(&mut ws, json!(2), "broadcast_tx_sync", json!({"tx": 5})).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    let r = call(&mut ws, json!(3), "subscribe", json!({"query": 5})).await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    let too_many: Vec<Value> = (0..51)
+        .map(|i| json!({"jsonrpc": "2.0", "id": i, "method": "health"}))
+        .collect();
+    send(&mut ws, json!(too_many)).await;
+    let r = next(&mut ws).await;
+    assert_eq!(r["error"]["code"], -32600, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the limit of 50"),
+        "{r}"
+    );
+
+    // Fill this client's 5 subscriptions; a second client still has its own 5.
+    for i in 0..5 {
+        let q = format!("tx.height={i}");
+        let r = call(&mut ws, json!(i), "subscribe", json!({ "query": q })).await;
+        assert_eq!(r["result"], json!({}), "{r}");
+    }
+    let r = call(
+        &mut ws,
+        json!(5),
+        "subscribe",
+        json!({"query": "tx.height=5"}),
+    )
+    .await;
+    assert_eq!(r["error"]["code"], -32603, "{r}");
+    let mut other = connect(&s).await;
+    for i in 0..5 {
+        let q = format!("tx.height={i}");
+        let r = call(&mut other, json!(i), "subscribe", json!({ "query": q })).await;
+        assert_eq!(r["result"], json!({}), "second client, {r}");
+    }
+    // Unsubscribing one frees one slot, no more.
+    let r = call(
+        &mut ws,
+        json!(6),
+        "unsubscribe",
+        json!({"query": "tx.height=0"}),
+    )
+    .await;
+    assert_eq!(r["result"], json!({}), "{r}");
+    let r = call(
+        &mut ws,
+        json!(7),
+        "subscribe",
+        json!({"query": "tx.height=5"}),
+    )
+    .await;
+    assert_eq!(r["result"], json!({}), "{r}");
+    let r = call(
+        &mut ws,
+        json!(8),
+        "subscribe",
+        json!({"query": "tx.height=6"}),
+    )
+    .await;
+    assert_eq!(r["error"]["code"], -32603, "{r}");
+    // Both connections still answer.
+    for c in [&mut ws, &mut other] {
+        let r = call(c, json!(9), "health", json!({})).await;
+        assert_eq!(r["result"], json!({}));
+    }
+    s.running.stop().await;
+}
