@@ -221,6 +221,13 @@ impl Condition {
     }
 }
 
+/// Whether `s` starts with the ASCII word `kw`, in any case. Never slices
+/// `s` inside a multi-byte character (a byte-length slice would panic there).
+fn starts_with_ignore_case(s: &str, kw: &str) -> bool {
+    s.get(..kw.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(kw))
+}
+
 struct Parser<'a> {
     s: &'a str,
     pos: usize,
@@ -249,8 +256,7 @@ impl Parser<'_> {
 
     fn keyword(&mut self, kw: &str) -> Result<(), QueryError> {
         let rest = self.rest();
-        if rest.len() >= kw.len()
-            && rest[..kw.len()].eq_ignore_ascii_case(kw)
+        if starts_with_ignore_case(rest, kw)
             && rest[kw.len()..]
                 .chars()
                 .next()
@@ -286,9 +292,9 @@ impl Parser<'_> {
             (Op::Lt, 1)
         } else if rest.starts_with('>') {
             (Op::Gt, 1)
-        } else if rest.len() >= 8 && rest[..8].eq_ignore_ascii_case("CONTAINS") {
+        } else if starts_with_ignore_case(rest, "CONTAINS") {
             (Op::Contains, 8)
-        } else if rest.len() >= 6 && rest[..6].eq_ignore_ascii_case("EXISTS") {
+        } else if starts_with_ignore_case(rest, "EXISTS") {
             (Op::Exists, 6)
         } else {
             return Err(self.err("expected =, <, <=, >, >=, CONTAINS or EXISTS"));
@@ -406,5 +412,21 @@ mod tests {
         ));
         let many = vec!["a=1"; MAX_CONDITIONS + 1].join(" AND ");
         assert_eq!(TxQuery::parse(&many), Err(QueryError::TooManyConditions));
+    }
+
+    #[test]
+    fn multibyte_text_where_a_keyword_may_start_is_a_syntax_error() {
+        // Found by the jsonrpc fuzz target (fuzz/regressions/jsonrpc/): these
+        // used to slice inside a character and panic.
+        for q in [
+            "a ?\u{e9}\u{e9}\u{e9}\u{e9}",
+            "a ?\u{e9}\u{e9}\u{e9}",
+            "a=1 AN\u{e9}",
+        ] {
+            assert!(
+                matches!(TxQuery::parse(q), Err(QueryError::Syntax { .. })),
+                "{q:?}"
+            );
+        }
     }
 }
