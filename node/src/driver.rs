@@ -134,6 +134,9 @@ pub struct Committed {
     pub round: u32,
     /// Time spent executing and writing it.
     pub processing: Duration,
+    /// From the start of its height at this node to the decision; `None`
+    /// when the block arrived before this node started the height (sync).
+    pub decision: Option<Duration>,
 }
 
 /// Why the driver stopped.
@@ -173,6 +176,8 @@ pub struct Driver {
     core: Core,
     /// When `Some`, the core's height waits for `timeout_commit` to start.
     start_at: Option<Instant>,
+    /// When the core's current height started (for the decision latency).
+    height_started: Option<Instant>,
     timers: BTreeMap<(Instant, u64), (u64, u32, Step)>,
     timer_seq: u64,
     backlog: Backlog,
@@ -265,6 +270,7 @@ impl Driver {
             wal,
             core,
             start_at: None,
+            height_started: None,
             timers: BTreeMap::new(),
             timer_seq: 0,
             backlog: Backlog::new(10_000, 2),
@@ -380,6 +386,7 @@ impl Driver {
     fn start_height(&mut self, now: Time) -> Result<(), DriverError> {
         let height = self.core.height();
         self.wal.rotate(&WalRecord::NewHeight { height, now })?;
+        self.height_started = Some(Instant::now());
         let outputs = self.core.start(now);
         self.perform(outputs, true)?;
         for msg in self.backlog.take(height) {
@@ -676,6 +683,7 @@ impl Driver {
 
     /// Commits a decided block: one write batch, then pools, events, next height.
     fn commit(&mut self, block: Block, commit: Commit) -> Result<(), DriverError> {
+        let decision = self.height_started.take().map(|t| t.elapsed());
         let started = std::time::Instant::now();
         let s = Arc::clone(&self.shared);
         let executed = s.store.execute_block(&block, Signatures::Trusted)?;
@@ -713,6 +721,7 @@ impl Driver {
             commit: Arc::new(commit),
             round,
             processing: started.elapsed(),
+            decision,
         });
         self.report_equivocations(height);
         // The next height: a new core, started after timeout_commit.

@@ -62,6 +62,9 @@ fn on_commit(metrics: &Metrics, shared: &Shared, c: &Committed, last: Option<cai
     metrics
         .block_processing_seconds
         .observe(c.processing.as_secs_f64());
+    if let Some(d) = c.decision {
+        metrics.decision_seconds.observe(d.as_secs_f64());
+    }
     if let Some(t) = last {
         metrics
             .block_interval_seconds

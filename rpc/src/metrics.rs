@@ -40,6 +40,8 @@ pub struct Metrics {
     pub rounds_per_height: Histogram,
     /// Seconds between the latest block's time and the previous one's.
     pub block_interval_seconds: Histogram,
+    /// Seconds from the start of a height (after `timeout_commit`) to this node's decision.
+    pub decision_seconds: Histogram,
     /// Transactions in the latest block.
     pub block_txs: Gauge,
     /// Transactions committed since start.
@@ -96,6 +98,7 @@ impl Metrics {
             rounds: Gauge::default(),
             rounds_per_height: Histogram::new(ROUND_BUCKETS),
             block_interval_seconds: Histogram::new(INTERVAL_BUCKETS),
+            decision_seconds: Histogram::new(PROCESSING_BUCKETS),
             block_txs: Gauge::default(),
             txs: Counter::default(),
             block_size_bytes: Gauge::default(),
@@ -137,6 +140,11 @@ impl Metrics {
             "block_interval_seconds",
             "Seconds between consecutive block times",
             m.block_interval_seconds.clone(),
+        );
+        c.register(
+            "decision_seconds",
+            "Seconds from the start of a height (after timeout_commit) to this node's decision",
+            m.decision_seconds.clone(),
         );
         c.register(
             "block_txs",
