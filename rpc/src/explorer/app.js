@@ -2,6 +2,8 @@
 // Views are hash-routed (#/, #/block/5, #/tx/HASH, #/account/ADDR,
 // #/validators, #/evidence). Every value from the chain is inserted with
 // textContent, never as HTML: monikers and Put values are user input.
+// data-testid attributes are stable hooks for tests/browser/explorer.mjs:
+// rename them only together with it.
 "use strict";
 
 const POLL_MS = 2000;
@@ -23,9 +25,9 @@ function h(tag, attrs, ...children) {
   }
   return el;
 }
-const link = (href, text, cls) => h("a", { href, class: cls }, text);
+const link = (href, text, cls, testid) => h("a", { href, class: cls, "data-testid": testid }, text);
 const short = (s, n = 10) => (s && s.length > 2 * n + 1 ? s.slice(0, n) + "…" + s.slice(-6) : s || "");
-const mono = (text, title) => h("span", { class: "mono", title: title || text }, text);
+const mono = (text, title, testid) => h("span", { class: "mono", title: title || text, "data-testid": testid }, text);
 const badge = (text, kind) => h("span", { class: "badge " + kind }, text);
 const fmtInt = (s) => (s === null || s === undefined ? "—" : BigInt(s).toLocaleString("en-US"));
 
@@ -69,10 +71,10 @@ function codeBadge(code) {
   if (code === null || code === undefined) return badge("pending", "muted");
   return code === 0 ? badge("success", "ok") : badge("failed · code " + code, "bad");
 }
-function addrLink(addr) {
+function addrLink(addr, testid) {
   if (!addr) return "—";
   const name = state.monikers.get(addr);
-  return h("span", {}, link("#/account/" + addr, name || short(addr)), name ? h("span", { class: "muted mono" }, " " + short(addr, 6)) : null);
+  return h("span", {}, link("#/account/" + addr, name || short(addr), null, testid), name ? h("span", { class: "muted mono" }, " " + short(addr, 6)) : null);
 }
 function validatorName(consensusAddr) {
   const name = state.monikers.get(consensusAddr);
@@ -149,7 +151,7 @@ async function renderHome(live) {
     lowest && BigInt(lowest) > 1n ? h("div", { class: "pager" }, h("span", { class: "muted" }, "Showing the 20 newest blocks"),
       link("#/blocks/" + lowest, "Older blocks →")) : null);
 }
-function card(k, v) { return h("div", { class: "card" }, h("div", { class: "k" }, k), h("div", { class: "v" }, v)); }
+function card(k, v, testid) { return h("div", { class: "card" }, h("div", { class: "k" }, k), h("div", { class: "v", "data-testid": testid }, v)); }
 
 async function renderOlder(before) {
   await refreshMonikers(false);
@@ -168,7 +170,7 @@ async function renderOlder(before) {
 
 function txRow(t) {
   return h("tr", {},
-    h("td", {}, link("#/tx/" + t.hash, short(t.hash, 8), "mono")),
+    h("td", {}, link("#/tx/" + t.hash, short(t.hash, 8), "mono", "tx-link")),
     h("td", {}, t.kind),
     h("td", {}, addrLink(t.sender)),
     t.height !== undefined ? h("td", {}, link("#/block/" + t.height, "#" + fmtInt(t.height))) : null,
@@ -183,11 +185,11 @@ async function renderBlock(id) {
   const signed = b.signers.filter((s) => s.flag === "commit").length;
   const prev = BigInt(b.height) - 1n;
   view(
-    h("h1", {}, "Block #" + fmtInt(b.height),
+    h("h1", {}, h("span", {}, "Block #", h("span", { "data-testid": "block-height" }, fmtInt(b.height))),
       prev >= 1n ? link("#/block/" + prev, "← prev", "muted") : null,
       link("#/block/" + (BigInt(b.height) + 1n), "next →", "muted")),
     kv([
-      ["Hash", mono(b.hash)],
+      ["Hash", mono(b.hash, null, "block-hash")],
       ["Time", when(b.time)],
       ["Proposer", h("span", {}, validatorName(b.proposer), " ", mono(b.proposer))],
       ["Transactions", String(b.txs.length)],
@@ -230,14 +232,14 @@ async function renderTx(hash) {
   await refreshMonikers(false);
   const t = await api("/txs/" + encodeURIComponent(hash));
   view(
-    h("h1", {}, "Transaction", codeBadge(t.code)),
+    h("h1", {}, "Transaction", h("span", { "data-testid": "tx-result" }, codeBadge(t.code))),
     kv([
-      ["Hash", mono(t.hash)],
-      ["Block", link("#/block/" + t.height, "#" + fmtInt(t.height))],
+      ["Hash", mono(t.hash, null, "tx-hash")],
+      ["Block", link("#/block/" + t.height, "#" + fmtInt(t.height), null, "tx-block-link")],
       ["Position", String(t.index)],
       ["Time", t.time ? when(t.time) : "—"],
       ["Type", t.kind],
-      ["Sender", addrLink(t.sender)],
+      ["Sender", addrLink(t.sender, "tx-sender-link")],
       ["Nonce", t.nonce],
       ["Fee", t.fee ? fmtInt(t.fee) : "—"],
       ["Size", t.size + " bytes"],
@@ -257,11 +259,11 @@ async function renderAccount(addr) {
   view(
     h("h1", {}, "Account", a.validator_moniker ? badge("validator · " + a.validator_moniker, "ok") : null),
     h("div", { class: "cards" },
-      card("Balance", fmtInt(a.balance)),
-      card("Nonce", fmtInt(a.nonce)),
+      card("Balance", fmtInt(a.balance), "account-balance"),
+      card("Nonce", fmtInt(a.nonce), "account-nonce"),
       card("Delegated", fmtInt(a.delegated)),
       card("Unbonding", fmtInt(a.unbonding))),
-    kv([["Address", mono(a.address)]]),
+    kv([["Address", mono(a.address, null, "account-address")]]),
     h("h2", {}, "Recent transactions"),
     table([["Hash"], ["Type"], ["Sender"], ["Block"], ["Fee", "num"], ["Result"]], a.txs.map(txRow), "No transactions involve this account."));
 }
