@@ -31,6 +31,24 @@ ensure_nextest() {
   fi
 }
 
+# The explorer's browser test (node/tests/browser.rs) drives Debian's chromium
+# with playwright-core (pinned in tests/browser/package-lock.json), which needs
+# node 20 or newer. No `playwright install`: it downloads a browser build.
+ensure_browser() {
+  [[ -x /usr/bin/chromium ]] || apt_install chromium
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if (( major < 20 )); then
+    echo "node $(node --version) is too old for playwright-core: install node 20 or newer"
+    return 1
+  fi
+  local dir=tests/browser
+  if [[ ! -d $dir/node_modules/playwright-core || $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+    npm ci --prefix "$dir" --no-audit --no-fund
+  fi
+}
+
 # consensus, mempool and types never pull in tokio, libp2p, rocksdb or axum.
 check_walls() {
   local crate dep tree bad=0

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 ensure_build_deps
 ensure_nextest
+ensure_browser
 
 step "format"
 cargo fmt --all -- --check
