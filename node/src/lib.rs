@@ -10,6 +10,8 @@
 //!   `--set section.key=value`.
 //! - [`home`]: CometBFT-style home directories (`init`), local test networks
 //!   (`testnet`, with `nodes.json`), and account keys (`keys`).
+//! - [`client`]: `cairn tx` and `cairn query`, a reusable JSON-RPC client,
+//!   and light-client verification of proofs (`--prove`).
 //! - [`persist`]: the signing guard's file (atomic, fsynced before a
 //!   signature leaves) and the consensus WAL (fsynced before acting).
 //!
@@ -18,6 +20,7 @@
 //! `--overwrite` is given.
 
 pub mod chain;
+pub mod client;
 pub mod config;
 pub mod driver;
 pub mod home;

@@ -97,6 +97,10 @@ enum Command {
         #[arg(long)]
         reset_guard: bool,
     },
+    /// Sign and submit a transaction.
+    Tx(cairn_node::client::tx::TxArgs),
+    /// Read the chain (JSON); --prove verifies state answers against a trusted validator set.
+    Query(cairn_node::client::query::QueryArgs),
     /// Print the version.
     Version,
 }
@@ -210,6 +214,8 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
+        Command::Tx(args) => cairn_node::client::tx::run(args)?,
+        Command::Query(args) => cairn_node::client::query::run(args)?,
         Command::Version => println!("cairn {}", env!("CARGO_PKG_VERSION")),
     }
     Ok(())
