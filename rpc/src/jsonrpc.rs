@@ -22,11 +22,15 @@ use crate::server::RpcState;
 
 /// A request that passed envelope validation.
 #[derive(Debug)]
-pub(crate) struct Request {
-    pub(crate) id: Value,
-    pub(crate) method: String,
-    pub(crate) params: Params,
-    pub(crate) notification: bool,
+pub struct Request {
+    /// The id to answer with (null for a notification).
+    pub id: Value,
+    /// The method name, not yet checked against the served methods.
+    pub method: String,
+    /// The parameters, read per method with [`Params`]' accessors.
+    pub params: Params,
+    /// No `id` member: the call runs but gets no response.
+    pub notification: bool,
 }
 
 /// `{"jsonrpc":"2.0","id":…,"result":…}`.
@@ -39,8 +43,10 @@ pub(crate) fn error_response(id: &Value, err: &RpcError) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": err.to_json()})
 }
 
-/// Validates one request object. On failure returns the id to answer with (null if unknown).
-pub(crate) fn parse_request(v: Value) -> Result<Request, (Value, RpcError)> {
+/// Validates one request object (an element of a `POST /` body or a
+/// websocket message). On failure returns the id to answer with (null if
+/// unknown). Public for the fuzz targets.
+pub fn parse_request(v: Value) -> Result<Request, (Value, RpcError)> {
     let Value::Object(mut obj) = v else {
         return Err((
             Value::Null,

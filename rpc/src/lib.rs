@@ -111,5 +111,6 @@ pub use backend::{
 };
 pub use error::RpcError;
 pub use events::{ChainEvent, RpcEvents};
+pub use jsonrpc::{Request, parse_request};
 pub use metrics::Metrics;
 pub use server::{RpcConfig, RpcServer, RunningRpc, ServeError};
