@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every Cairn test: formatting, lints, the crate walls, and the whole
-# test suite (unit, property, simulation, integration, end to end).
+# Runs every Cairn test: formatting, lints, the crate walls, the whole
+# test suite (unit, property, simulation, integration, end to end), and each
+# fuzz target briefly.
 # Installs what it needs on a fresh Debian machine with only the Rust toolchain.
 # Builds in one profile (release) so RocksDB's C++ is compiled once per target dir;
 # set CARGO_TARGET_DIR to keep that build outside the clone.
@@ -13,6 +14,7 @@ ensure_browser
 
 step "format"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 step "lints"
 cargo clippy --release --workspace --all-targets --locked -- -D warnings
@@ -22,5 +24,10 @@ check_walls
 
 step "tests"
 cargo nextest run --release --workspace --locked --no-fail-fast
+
+step "fuzz (short)"
+# 20 s per target (about 3 minutes, plus a first build of about 6 minutes in
+# its own target dir); scripts/fuzz.sh alone runs 300 s per target.
+scripts/fuzz.sh 20
 
 echo "test.sh: all steps passed"
