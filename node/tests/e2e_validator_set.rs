@@ -159,6 +159,16 @@ fn serial_e2e_equivocation_is_slashed_and_a_late_full_node_syncs_across_the_set_
         );
     }
 
+    // Validator 0 saw votes with its key that its guard never signed: it
+    // must have stopped signing and raised the duplicate-signer alarm.
+    let metrics = common::get_text(&format!("{}/metrics", net.nodes[0].rpc)).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "cairn_consensus_duplicate_signer_alarms_total 1"),
+        "duplicate-signer alarm on validator 0"
+    );
+
     // Slashed by the configured fraction and jailed; the set shrinks at H+2.
     let e = evidence_height;
     for i in 1..4 {

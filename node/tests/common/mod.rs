@@ -43,6 +43,11 @@ pub fn free_base(n: usize) -> u16 {
 
 /// An HTTP GET on 127.0.0.1 returning the JSON body, or None on any failure.
 pub fn get(url: &str) -> Option<Value> {
+    serde_json::from_str(&get_text(url)?).ok()
+}
+
+/// An HTTP GET on 127.0.0.1 returning the body as text, or None on any failure.
+pub fn get_text(url: &str) -> Option<String> {
     let rest = url.strip_prefix("http://")?;
     let (hostport, path) = rest
         .split_once('/')
@@ -54,7 +59,7 @@ pub fn get(url: &str) -> Option<Value> {
     s.read_to_end(&mut buf).ok()?;
     let text = String::from_utf8_lossy(&buf);
     let (_, body) = text.split_once("\r\n\r\n")?;
-    serde_json::from_str(body).ok()
+    Some(body.to_owned())
 }
 
 pub struct Node {
