@@ -140,6 +140,7 @@ pub async fn spawn(
     let peers = Arc::clone(&network.peers);
     let handle = p2p.clone();
     let mut stop = shutdown.clone();
+    let tx_checks = spawn_tx_checker(Arc::clone(&assembled.shared));
     tokio::spawn(async move {
         loop {
             let ev = tokio::select! {
@@ -151,7 +152,7 @@ pub async fn spawn(
                     from,
                     message,
                     token,
-                } => on_gossip(&shared, &to_driver, from, message, token).await,
+                } => on_gossip(&shared, &to_driver, &tx_checks, from, message, token).await,
                 NetworkEvent::Request { request, .. } => serve(&shared, &vote_queries, request),
                 NetworkEvent::PeerHeight { peer, height, .. } => {
                     let _ = to_driver.try_send(NetEvent::PeerHeight { peer, height });
@@ -319,36 +320,63 @@ async fn fetch_votes(
 }
 
 /// Judges a gossip message before gossipsub may forward it.
+/// Gossiped tx batches waiting for the checker. Small: a node that cannot
+/// verify as fast as peers gossip sheds batches (reported as ignored, so they
+/// are neither forwarded nor held against the peer) instead of queueing them.
+const TX_CHECK_QUEUE: usize = 64;
+
+type TxCheck = (cairn_p2p::TxBatch, cairn_p2p::ValidationToken);
+
+/// Checks gossiped tx batches on a task of their own, so that signature
+/// verification of a tx flood never delays consensus messages queued behind it.
+fn spawn_tx_checker(shared: Arc<Shared>) -> mpsc::Sender<TxCheck> {
+    let (tx, mut rx) = mpsc::channel::<TxCheck>(TX_CHECK_QUEUE);
+    tokio::spawn(async move {
+        while let Some((batch, token)) = rx.recv().await {
+            let shared = Arc::clone(&shared);
+            let verdict = tokio::task::spawn_blocking(move || check_tx_batch(&shared, batch))
+                .await
+                .unwrap_or(Acceptance::Ignore);
+            token.report(verdict);
+        }
+    });
+    tx
+}
+
+fn check_tx_batch(shared: &Shared, batch: cairn_p2p::TxBatch) -> Acceptance {
+    let view = StoreView(&shared.store);
+    let Ok(mut m) = shared.mempool.lock() else {
+        return Acceptance::Ignore;
+    };
+    let results = m.check_txs(batch.0.into_iter().map(|b| b.0).collect(), &view);
+    if results
+        .iter()
+        .any(|r| r.as_ref().is_err_and(|e| e.is_bad_transaction()))
+    {
+        Acceptance::Reject
+    } else if results.iter().any(|r| r.is_ok()) {
+        Acceptance::Accept
+    } else {
+        Acceptance::Ignore
+    }
+}
+
 async fn on_gossip(
     shared: &Arc<Shared>,
     to_driver: &mpsc::Sender<NetEvent>,
+    tx_checks: &mpsc::Sender<TxCheck>,
     from: NodeId,
     message: GossipMessage,
     token: cairn_p2p::ValidationToken,
 ) {
     match message {
         GossipMessage::Txs(batch) => {
-            let shared = Arc::clone(shared);
-            let verdict = tokio::task::spawn_blocking(move || {
-                let view = StoreView(&shared.store);
-                let Ok(mut m) = shared.mempool.lock() else {
-                    return Acceptance::Ignore;
-                };
-                let results = m.check_txs(batch.0.into_iter().map(|b| b.0).collect(), &view);
-                if results
-                    .iter()
-                    .any(|r| r.as_ref().is_err_and(|e| e.is_bad_transaction()))
-                {
-                    Acceptance::Reject
-                } else if results.iter().any(|r| r.is_ok()) {
-                    Acceptance::Accept
-                } else {
-                    Acceptance::Ignore
-                }
-            })
-            .await
-            .unwrap_or(Acceptance::Ignore);
-            token.report(verdict);
+            if let Err(mpsc::error::TrySendError::Full((_, token))) =
+                tx_checks.try_send((batch, token))
+            {
+                debug!("tx check queue full: gossiped batch shed");
+                token.report(Acceptance::Ignore);
+            }
         }
         GossipMessage::Consensus(m) => {
             let msg = match m {

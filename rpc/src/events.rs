@@ -21,8 +21,11 @@ use tokio::sync::broadcast;
 
 use crate::backend::{BlockResults, TxRecord};
 
-/// Default capacity of the event channel (events, not bytes; blocks are shared `Arc`s).
-pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
+/// Default capacity of the event channel (events, not bytes; blocks are shared
+/// `Arc`s). A block publishes one event per tx plus its NewBlock, so this
+/// exceeds the txs a full block can hold; less, and a full block makes every
+/// websocket client lose events.
+pub const DEFAULT_EVENT_CAPACITY: usize = 32 * 1024;
 
 /// One committed-chain event.
 #[derive(Debug, Clone)]
