@@ -24,6 +24,7 @@ pub mod client;
 pub mod config;
 pub mod driver;
 pub mod home;
+pub mod load;
 pub mod metrics;
 pub mod net;
 pub mod node;

@@ -99,6 +99,8 @@ enum Command {
     },
     /// Sign and submit a transaction.
     Tx(cairn_node::client::tx::TxArgs),
+    /// Measure this machine's signature ceiling, or offer load to running nodes.
+    Bench(cairn_node::load::BenchArgs),
     /// Read the chain (JSON); --prove verifies state answers against a trusted validator set.
     Query(cairn_node::client::query::QueryArgs),
     /// Print the version.
@@ -215,6 +217,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Tx(args) => cairn_node::client::tx::run(args)?,
+        Command::Bench(args) => cairn_node::load::run(args)?,
         Command::Query(args) => cairn_node::client::query::run(args)?,
         Command::Version => println!("cairn {}", env!("CARGO_PKG_VERSION")),
     }

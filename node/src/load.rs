@@ -1,0 +1,659 @@
+//! `cairn bench`: this machine's signature-verification ceiling, and a load
+//! generator that drives a running network with signed transfers.
+//!
+//! - `cairn bench limit` measures ZIP-215 batch verification on one core
+//!   (batches of 64 transfers, as the mempool verifies them, sign bytes
+//!   included) and prints `limit_tps = per-core rate x cores / validators`:
+//!   every validator verifies every tx once, and all of them share this
+//!   machine's cores in a local testnet.
+//! - `cairn bench load` signs every transfer of a step before that step's
+//!   clock starts, then offers them at a fixed rate over JSON-RPC
+//!   (`broadcast_tx_sync` in JSON-RPC batches, each sender always to the same
+//!   node so its nonces arrive in order), follows commits through one node's
+//!   `NewBlock` websocket events (one event per block carries every tx, so
+//!   the follower keeps up at any rate), and prints one JSON line per step.
+//!   Between steps it waits for the accepted txs to commit and re-reads the
+//!   senders' nonces, so a rejected tx's gap does not poison the next step.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use cairn_genesis::keys::AccountKeyFile;
+use cairn_types::json::{base64_decode, base64_encode};
+use cairn_types::{Address, BatchVerifier, Hash, Msg, SigningKey, Time, Tx, TxBody};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::client::{BroadcastMode, RpcClient};
+
+/// The batch size the mempool verifies signatures in.
+const VERIFY_BATCH: usize = 64;
+/// Txs per JSON-RPC batch request (the RPC's default `max_batch_size` is 50).
+const SUBMIT_BATCH: usize = 50;
+/// JSON-RPC requests in flight per node.
+const IN_FLIGHT_PER_NODE: usize = 32;
+/// The pacer releases txs this often.
+const TICK: Duration = Duration::from_millis(10);
+
+/// `cairn bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum BenchCommand {
+    /// Measure ZIP-215 batch verification on one core; print the ceiling as JSON.
+    Limit {
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Validators sharing this machine's cores.
+        #[arg(long, default_value_t = 4)]
+        validators: usize,
+    },
+    /// Offer pre-signed transfers to running nodes; one JSON line per rate.
+    Load {
+        /// RPC URL of a node (repeat for each; the first one's websocket is followed).
+        #[arg(long = "node", required = true)]
+        nodes: Vec<String>,
+        /// Folder of funded account key files (`cairn testnet --output DIR` writes DIR/accounts).
+        #[arg(long)]
+        accounts_dir: PathBuf,
+        /// Offered rates in tx/s, comma separated: one step each.
+        #[arg(long, value_delimiter = ',', required = true)]
+        rates: Vec<u64>,
+        /// Seconds of load per step.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        /// Most seconds to wait after a step for its accepted txs to commit.
+        #[arg(long, default_value_t = 30)]
+        drain: u64,
+        /// Fee of each transfer.
+        #[arg(long, default_value_t = 10_000)]
+        fee: u64,
+        /// Pid of a local node whose peak RSS to report (repeat for each).
+        #[arg(long = "pid")]
+        pids: Vec<u32>,
+    },
+}
+
+/// Runs `cairn bench`.
+pub fn run(args: BenchArgs) -> Result<()> {
+    match args.what {
+        BenchCommand::Limit {
+            seconds,
+            validators,
+        } => println!(
+            "{}",
+            serde_json::to_string(&measure_limit(seconds, validators)?)?
+        ),
+        BenchCommand::Load {
+            nodes,
+            accounts_dir,
+            rates,
+            duration,
+            drain,
+            fee,
+            pids,
+        } => {
+            let opts = LoadOptions {
+                nodes,
+                accounts_dir,
+                rates,
+                duration,
+                drain,
+                fee,
+                pids,
+            };
+            tokio::runtime::Runtime::new()?.block_on(run_load(&opts))?;
+        }
+    }
+    Ok(())
+}
+
+/// What `cairn bench limit` measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Limit {
+    /// ZIP-215 batch verifications per second on one core.
+    pub verifications_per_s_per_core: f64,
+    /// Cores of this machine.
+    pub cores: usize,
+    /// Validators sharing them.
+    pub validators: usize,
+    /// `verifications_per_s_per_core x cores / validators`.
+    pub limit_tps: f64,
+}
+
+/// Measures batch verification of signed transfers on this thread for `seconds`.
+pub fn measure_limit(seconds: f64, validators: usize) -> Result<Limit> {
+    let keys: Vec<SigningKey> = (0..VERIFY_BATCH)
+        .map(|_| SigningKey::generate(&mut rand::rng()))
+        .collect();
+    let to = keys[0].public_key().address();
+    let txs: Vec<Tx> = (0..16 * VERIFY_BATCH)
+        .map(|i| {
+            let key = &keys[i % VERIFY_BATCH];
+            let body = TxBody {
+                chain_id: "cairn-bench".into(),
+                sender: key.public_key(),
+                nonce: i as u64,
+                fee: 1_000,
+                msg: Msg::Transfer { to, amount: 1 },
+            };
+            Tx::sign(body, key)
+        })
+        .collect();
+    let start = Instant::now();
+    let mut verified = 0usize;
+    while start.elapsed().as_secs_f64() < seconds {
+        for chunk in txs.chunks(VERIFY_BATCH) {
+            let mut batch = BatchVerifier::new();
+            for tx in chunk {
+                batch.push(tx.body.sender, tx.body.sign_bytes(), tx.signature);
+            }
+            if !batch.verify_all() {
+                bail!("a valid batch failed to verify");
+            }
+            verified += chunk.len();
+        }
+    }
+    let per_core = verified as f64 / start.elapsed().as_secs_f64();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    Ok(Limit {
+        verifications_per_s_per_core: per_core,
+        cores,
+        validators,
+        limit_tps: per_core * cores as f64 / validators.max(1) as f64,
+    })
+}
+
+/// How `cairn bench load` runs.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// RPC URLs of the nodes to submit to; the first one's websocket is followed.
+    pub nodes: Vec<String>,
+    /// Folder of account key files (`cairn testnet`'s `accounts/`).
+    pub accounts_dir: PathBuf,
+    /// Offered rates, tx/s, one step each.
+    pub rates: Vec<u64>,
+    /// Seconds each step offers load.
+    pub duration: u64,
+    /// Most seconds to wait after a step for its accepted txs to commit.
+    pub drain: u64,
+    /// Fee of every transfer.
+    pub fee: u64,
+    /// Pids of the nodes (local testnet) whose peak RSS each step reports.
+    pub pids: Vec<u32>,
+}
+
+struct Sender {
+    key: SigningKey,
+    nonce: u64,
+}
+
+/// A submitted tx waiting for its commit, and the step it belongs to.
+struct Pending {
+    at: Instant,
+    step: usize,
+}
+
+#[derive(Default)]
+struct Follow {
+    pending: HashMap<Hash, Pending>,
+    /// (step, submitted at, seen committed at) of committed txs.
+    latencies: Vec<(usize, Instant, Instant)>,
+    /// (height, BFT time, txs, decided-in round of the previous height, seen at).
+    blocks: Vec<(u64, Time, usize, u32, Instant)>,
+    error: Option<String>,
+}
+
+/// Runs every step and returns one JSON object per step.
+pub async fn run_load(opts: &LoadOptions) -> Result<Vec<Value>> {
+    if opts.nodes.is_empty() {
+        bail!("at least one --node is needed");
+    }
+    let clients = opts
+        .nodes
+        .iter()
+        .map(|u| RpcClient::new(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let chain_id = clients[0].chain_id().await?;
+    let mut senders = load_senders(&opts.accounts_dir)?;
+    if senders.is_empty() {
+        bail!("no account key files in {}", opts.accounts_dir.display());
+    }
+    let to = senders[0].key.public_key().address();
+    let follow = Arc::new(Mutex::new(Follow::default()));
+    let ws = tokio::spawn(follow_blocks(clients[0].clone(), Arc::clone(&follow)));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let mut out = Vec::new();
+    for (step, &rate) in opts.rates.iter().enumerate() {
+        refresh_nonces(&clients[0], &mut senders).await?;
+        let total = (rate * opts.duration) as usize;
+        let signing = Instant::now();
+        let txs = sign_step(&mut senders, &chain_id, to, opts.fee, total);
+        let signed_in = signing.elapsed();
+        let sent = offer(&clients, txs, rate, step, &follow).await;
+        let window_end = Instant::now();
+        let committed_in_window = committed_count(&follow, step);
+        let drain_deadline = Instant::now() + Duration::from_secs(opts.drain);
+        while Instant::now() < drain_deadline && pending_of(&follow, step) > 0 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let mut report = step_report(
+            &follow,
+            StepFacts {
+                step,
+                rate,
+                duration: opts.duration,
+                signed_in,
+                sent,
+                committed_in_window,
+                window: (sent.started, window_end),
+            },
+        );
+        report["peak_rss_mib"] = opts.pids.iter().map(|p| peak_rss_mib(*p)).collect();
+        if let Some(e) = follow.lock().ok().and_then(|f| f.error.clone()) {
+            bail!("websocket follower: {e}");
+        }
+        println!("{report}");
+        out.push(report);
+    }
+    ws.abort();
+    Ok(out)
+}
+
+fn load_senders(dir: &Path) -> Result<Vec<Sender>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("account") && n.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let (_, key) =
+                AccountKeyFile::load(p).with_context(|| format!("loading {}", p.display()))?;
+            Ok(Sender { key, nonce: 0 })
+        })
+        .collect()
+}
+
+async fn refresh_nonces(client: &RpcClient, senders: &mut [Sender]) -> Result<()> {
+    for s in senders.iter_mut() {
+        s.nonce = client.account(&s.key.public_key().address()).await?.nonce;
+    }
+    Ok(())
+}
+
+/// `total` transfers, round robin over the senders; tx k is sender k mod S's.
+fn sign_step(
+    senders: &mut [Sender],
+    chain_id: &str,
+    to: Address,
+    fee: u64,
+    total: usize,
+) -> Vec<(usize, Vec<u8>)> {
+    let n = senders.len();
+    let bodies: Vec<(usize, TxBody)> = (0..total)
+        .map(|k| {
+            let s = &mut senders[k % n];
+            let body = TxBody {
+                chain_id: chain_id.into(),
+                sender: s.key.public_key(),
+                nonce: s.nonce,
+                fee,
+                msg: Msg::Transfer { to, amount: 1 },
+            };
+            s.nonce += 1;
+            (k % n, body)
+        })
+        .collect();
+    let senders = &*senders;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let chunk = bodies.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = bodies
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(s, b)| (*s, Tx::sign(b.clone(), &senders[*s].key).to_bytes()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    started: Instant,
+    submitted: usize,
+    accepted: usize,
+    rejected: usize,
+    errors: usize,
+    /// Seconds the pacer ran behind its schedule at the end (requests in flight were full).
+    behind_s: f64,
+}
+
+#[derive(Default)]
+struct Counts {
+    accepted: usize,
+    rejected: usize,
+    errors: usize,
+    codes: BTreeMap<u64, usize>,
+}
+
+/// Offers `txs` at `rate` tx/s; each sender's txs go to node `sender mod N`.
+async fn offer(
+    clients: &[RpcClient],
+    txs: Vec<(usize, Vec<u8>)>,
+    rate: u64,
+    step: usize,
+    follow: &Arc<Mutex<Follow>>,
+) -> Sent {
+    let nodes = clients.len();
+    let slots: Vec<Arc<Semaphore>> = (0..nodes)
+        .map(|_| Arc::new(Semaphore::new(IN_FLIGHT_PER_NODE)))
+        .collect();
+    let counts = Arc::new(Mutex::new(Counts::default()));
+    let started = Instant::now();
+    let mut queues: Vec<Vec<Vec<u8>>> = vec![Vec::new(); nodes];
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut released = 0usize;
+    let mut iter = txs.into_iter();
+    let total = iter.len();
+    let mut tick = tokio::time::interval(TICK);
+    while released < total {
+        tick.tick().await;
+        let due = ((started.elapsed().as_secs_f64() * rate as f64) as usize).min(total);
+        for (sender, bytes) in iter.by_ref().take(due.saturating_sub(released)) {
+            queues[sender % nodes].push(bytes);
+            released += 1;
+        }
+        for (node, queue) in queues.iter_mut().enumerate() {
+            while !queue.is_empty() {
+                let batch: Vec<Vec<u8>> = queue.drain(..queue.len().min(SUBMIT_BATCH)).collect();
+                let Ok(permit) = Arc::clone(&slots[node]).acquire_owned().await else {
+                    break;
+                };
+                let client = clients[node].clone();
+                let counts = Arc::clone(&counts);
+                let follow = Arc::clone(follow);
+                tasks.spawn(async move {
+                    submit(&client, batch, step, &follow, &counts).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+    let behind_s = (started.elapsed().as_secs_f64() - total as f64 / rate.max(1) as f64).max(0.0);
+    while tasks.join_next().await.is_some() {}
+    let c = counts
+        .lock()
+        .map(|c| (c.accepted, c.rejected, c.errors, c.codes.clone()));
+    let (accepted, rejected, errors, codes) = c.unwrap_or_default();
+    if !codes.is_empty() {
+        eprintln!("step {step}: rejected by code {codes:?}");
+    }
+    Sent {
+        started,
+        submitted: total,
+        accepted,
+        rejected,
+        errors,
+        behind_s,
+    }
+}
+
+/// One JSON-RPC batch of `broadcast_tx_sync`; accepted txs start their clock.
+async fn submit(
+    client: &RpcClient,
+    batch: Vec<Vec<u8>>,
+    step: usize,
+    follow: &Mutex<Follow>,
+    counts: &Mutex<Counts>,
+) {
+    let at = Instant::now();
+    let hashes: Vec<Hash> = batch.iter().map(|b| Hash::digest(b)).collect();
+    if let Ok(mut f) = follow.lock() {
+        for h in &hashes {
+            f.pending.insert(*h, Pending { at, step });
+        }
+    }
+    let params: Vec<Value> = batch
+        .iter()
+        .map(|b| json!({"tx": base64_encode(b)}))
+        .collect();
+    let answers = client
+        .call_batch(BroadcastMode::Sync.method(), params)
+        .await;
+    let Ok(mut c) = counts.lock() else { return };
+    let mut refused = Vec::new();
+    match answers {
+        Ok(answers) => {
+            for (h, a) in hashes.iter().zip(answers) {
+                match a.ok().and_then(|v| v["code"].as_u64()) {
+                    Some(0) => c.accepted += 1,
+                    Some(code) => {
+                        c.rejected += 1;
+                        *c.codes.entry(code).or_default() += 1;
+                        refused.push(*h);
+                    }
+                    None => {
+                        c.errors += 1;
+                        refused.push(*h);
+                    }
+                }
+            }
+        }
+        Err(_) => {
+            c.errors += hashes.len();
+            refused = hashes;
+        }
+    }
+    drop(c);
+    if let Ok(mut f) = follow.lock() {
+        for h in refused {
+            f.pending.remove(&h);
+        }
+    }
+}
+
+/// Follows `NewBlock` events of `node`'s websocket: every tx of a block that
+/// this generator submitted gets its submit-to-commit latency. Blocks whose
+/// events the node dropped (its event renderer starved of CPU) are read over
+/// JSON-RPC when the next event shows the gap, so they count, a little late.
+async fn follow_blocks(node: RpcClient, follow: Arc<Mutex<Follow>>) {
+    let fail = |e: String| {
+        if let Ok(mut f) = follow.lock() {
+            f.error = Some(e);
+        }
+    };
+    let url = format!("{}/websocket", node.url().replacen("http", "ws", 1));
+    let (mut ws, _) = match tokio_tungstenite::connect_async(&url).await {
+        Ok(c) => c,
+        Err(e) => return fail(format!("{url}: {e}")),
+    };
+    let sub = json!({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
+        "params": {"query": "tm.event='NewBlock'"}});
+    if let Err(e) = ws.send(WsMessage::text(sub.to_string())).await {
+        return fail(format!("subscribe: {e}"));
+    }
+    let mut last: Option<u64> = None;
+    while let Some(msg) = ws.next().await {
+        let text = match msg {
+            Ok(WsMessage::Text(t)) => t,
+            Ok(WsMessage::Close(c)) => return fail(format!("closed by the node: {c:?}")),
+            Ok(_) => continue,
+            Err(e) => return fail(e.to_string()),
+        };
+        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        if let Some(e) = v.get("error") {
+            return fail(e.to_string());
+        }
+        let block = &v["result"]["data"]["value"]["block"];
+        let Some(height) = block_height(block) else {
+            continue;
+        };
+        for missing in last.map_or(height, |l| l + 1)..height {
+            match node
+                .call("block", json!({"height": missing.to_string()}))
+                .await
+            {
+                Ok(r) => record_block(&follow, &r["block"], missing),
+                Err(e) => return fail(format!("reading missed block {missing}: {e}")),
+            }
+        }
+        record_block(&follow, block, height);
+        last = Some(height);
+    }
+    fail("websocket ended".into());
+}
+
+fn block_height(block: &Value) -> Option<u64> {
+    block["header"]["height"].as_str()?.parse().ok()
+}
+
+/// Notes a committed block (CometBFT JSON) and the latency of our txs in it.
+fn record_block(follow: &Mutex<Follow>, block: &Value, height: u64) {
+    let now = Instant::now();
+    let time = block["header"]["time"]
+        .as_str()
+        .and_then(|t| Time::parse_rfc3339(t).ok())
+        .unwrap_or_default();
+    let round = block["last_commit"]["round"].as_u64().unwrap_or(0) as u32;
+    let txs: Vec<Hash> = block["data"]["txs"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| base64_decode(t.as_str()?).ok())
+                .map(|b| Hash::digest(&b))
+                .collect()
+        })
+        .unwrap_or_default();
+    let Ok(mut f) = follow.lock() else { return };
+    f.blocks.push((height, time, txs.len(), round, now));
+    for h in txs {
+        if let Some(p) = f.pending.remove(&h) {
+            f.latencies.push((p.step, p.at, now));
+        }
+    }
+}
+
+fn committed_count(follow: &Mutex<Follow>, step: usize) -> usize {
+    follow.lock().map_or(0, |f| {
+        f.latencies.iter().filter(|(s, _, _)| *s == step).count()
+    })
+}
+
+fn pending_of(follow: &Mutex<Follow>, step: usize) -> usize {
+    follow
+        .lock()
+        .map_or(0, |f| f.pending.values().filter(|p| p.step == step).count())
+}
+
+struct StepFacts {
+    step: usize,
+    rate: u64,
+    duration: u64,
+    signed_in: Duration,
+    sent: Sent,
+    committed_in_window: usize,
+    window: (Instant, Instant),
+}
+
+fn step_report(follow: &Mutex<Follow>, s: StepFacts) -> Value {
+    let Ok(f) = follow.lock() else {
+        return json!({"error": "follower state poisoned"});
+    };
+    let mine: Vec<_> = f.latencies.iter().filter(|l| l.0 == s.step).collect();
+    let mut lat: Vec<f64> = mine
+        .iter()
+        .map(|(_, at, done)| (*done - *at).as_secs_f64() * 1e3)
+        .collect();
+    // Sustained rate: every committed tx of the step over the time from the
+    // first submission to the last commit (a saturated network queues, and
+    // its window count alone would undercount what it processes).
+    let last_commit = mine.iter().map(|l| l.2).max();
+    let sustained_s = last_commit.map_or(0.0, |t| (t - s.window.0).as_secs_f64());
+    lat.sort_by(f64::total_cmp);
+    let blocks: Vec<_> = f
+        .blocks
+        .iter()
+        .filter(|b| b.4 >= s.window.0 && b.4 <= s.window.1)
+        .collect();
+    let mut intervals: Vec<f64> = blocks
+        .windows(2)
+        .map(|w| w[1].1.0.saturating_sub(w[0].1.0) as f64 / 1e6)
+        .collect();
+    intervals.sort_by(f64::total_cmp);
+    let txs_per_block =
+        blocks.iter().map(|b| b.2).sum::<usize>() as f64 / blocks.len().max(1) as f64;
+    let later_rounds = blocks.iter().filter(|b| b.3 > 0).count();
+    let window_s = (s.window.1 - s.window.0).as_secs_f64();
+    json!({
+        "offered_tps": s.rate,
+        "duration_s": s.duration,
+        "signed_in_s": round(s.signed_in.as_secs_f64(), 2),
+        "submitted": s.sent.submitted,
+        "accepted": s.sent.accepted,
+        "rejected": s.sent.rejected,
+        "errors": s.sent.errors,
+        "pacer_behind_s": round(s.sent.behind_s, 2),
+        "committed_in_window": s.committed_in_window,
+        "committed_in_window_tps": round(s.committed_in_window as f64 / window_s, 1),
+        "committed_total": lat.len(),
+        "committed_tps": round(lat.len() as f64 / sustained_s.max(window_s), 1),
+        "latency_ms": {
+            "p50": round(percentile(&lat, 50.0), 0),
+            "p90": round(percentile(&lat, 90.0), 0),
+            "p99": round(percentile(&lat, 99.0), 0),
+        },
+        "blocks": blocks.len(),
+        "txs_per_block": round(txs_per_block, 1),
+        "block_interval_ms_p50": round(percentile(&intervals, 50.0), 0),
+        "heights_decided_after_round_0": later_rounds,
+    })
+}
+
+/// VmHWM of a local process in MiB; `None` when it is gone.
+fn peak_rss_mib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let m = 10f64.powi(digits);
+    (x * m).round() / m
+}
