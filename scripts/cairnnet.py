@@ -23,6 +23,17 @@ def rpc(url, path, timeout=3):
         return None
 
 
+def post(url, method, params, timeout=10):
+    """A JSON-RPC POST; the result, or None on any failure."""
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return json.load(r).get("result")
+    except Exception:
+        return None
+
+
 def metrics(url, timeout=3):
     """The node's Prometheus samples as {name{labels}: value}."""
     out = {}
@@ -44,13 +55,16 @@ def metrics(url, timeout=3):
 class Net:
     """N validators generated under `dir`, started with `cairn start`."""
 
-    def __init__(self, cairn, dir, validators=4, port=27000, extra_args=()):
+    def __init__(self, cairn, dir, validators=4, port=27000, extra_args=(),
+                 full_nodes=0, accounts=4):
         self.cairn, self.dir = cairn, dir
         os.makedirs(dir, exist_ok=True)
         subprocess.run(
-            [cairn, "testnet", "--validators", str(validators), "--output",
+            [cairn, "testnet", "--validators", str(validators), "--full-nodes",
+             str(full_nodes), "--accounts", str(accounts), "--output",
              f"{dir}/net", "--starting-port", str(port), "--overwrite"],
             check=True, stdout=subprocess.DEVNULL)
+        self.accounts_dir = f"{dir}/net/accounts"
         with open(f"{dir}/net/nodes.json") as f:
             self.nodes = json.load(f)["nodes"]
         self.extra_args = list(extra_args)
@@ -103,6 +117,9 @@ class Net:
             time.sleep(0.2)
         raise TimeoutError(f"node {i} did not reach height {h} in {secs} s")
 
+    def is_up(self, i):
+        return self.procs[i] is not None and self.procs[i].poll() is None
+
     def validator_address(self, i):
         return self.nodes[i]["validator_address"].upper()
 
@@ -117,6 +134,23 @@ class Net:
     def block_time_ns(self, i, h):
         r = rpc(self.url(i), f"header?height={h}")
         return parse_rfc3339_ns(r["header"]["time"]) if r else None
+
+
+def wait_signs(net, observer, i, after_height, timeout):
+    """Seconds until a commit above `after_height`, as `observer` serves it,
+    carries validator i's signature; None after `timeout` seconds."""
+    me, start, seen = net.validator_address(i), time.time(), after_height
+    while time.time() - start < timeout:
+        tip = net.height(observer) or seen
+        for h in range(seen + 1, tip + 1):
+            s = net.signers(observer, h)
+            if s is None:
+                break
+            seen = h
+            if me in s:
+                return time.time() - start
+        time.sleep(0.2)
+    return None
 
 
 def parse_rfc3339_ns(s):

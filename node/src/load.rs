@@ -20,16 +20,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use std::io::Write as _;
+
 use anyhow::{Context, Result, bail};
 use cairn_genesis::keys::AccountKeyFile;
 use cairn_types::json::{base64_decode, base64_encode};
-use cairn_types::{Address, BatchVerifier, Hash, Msg, SigningKey, Time, Tx, TxBody};
+use cairn_types::{
+    Address, BatchVerifier, Bytes, Hash, Msg, PutCondition, SigningKey, Time, Tx, TxBody,
+};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::client::{BroadcastMode, RpcClient};
+use crate::client::{BroadcastMode, ClientError, RpcClient};
 
 /// The batch size the mempool verifies signatures in.
 const VERIFY_BATCH: usize = 64;
@@ -37,6 +42,8 @@ const VERIFY_BATCH: usize = 64;
 const SUBMIT_BATCH: usize = 50;
 /// JSON-RPC requests in flight per node.
 const IN_FLIGHT_PER_NODE: usize = 32;
+/// Largest websocket event accepted from the followed node.
+const MAX_EVENT_BYTES: usize = 256 << 20;
 /// The pacer releases txs this often.
 const TICK: Duration = Duration::from_millis(10);
 
@@ -81,6 +88,18 @@ enum BenchCommand {
         /// Pid of a local node whose peak RSS to report (repeat for each).
         #[arg(long = "pid")]
         pids: Vec<u32>,
+        /// Node to follow and read nonces from (default: the first --node).
+        #[arg(long)]
+        observer: Option<String>,
+        /// The first this many senders send compare-and-set Puts.
+        #[arg(long, default_value_t = 0)]
+        put_senders: usize,
+        /// Send every Nth tx alone through broadcast_tx_commit (0: never).
+        #[arg(long, default_value_t = 0)]
+        commit_every: usize,
+        /// Write JSON lines of our committed txs and commit acknowledgements here.
+        #[arg(long)]
+        record: Option<PathBuf>,
     },
 }
 
@@ -102,6 +121,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
             drain,
             fee,
             pids,
+            observer,
+            put_senders,
+            commit_every,
+            record,
         } => {
             let opts = LoadOptions {
                 nodes,
@@ -111,6 +134,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
                 drain,
                 fee,
                 pids,
+                observer,
+                put_senders,
+                commit_every,
+                record,
             };
             tokio::runtime::Runtime::new()?.block_on(run_load(&opts))?;
         }
@@ -191,6 +218,16 @@ pub struct LoadOptions {
     pub fee: u64,
     /// Pids of the nodes (local testnet) whose peak RSS each step reports.
     pub pids: Vec<u32>,
+    /// Node whose websocket is followed and nonces read (default: the first
+    /// `--node`); chaos runs use one that is never killed.
+    pub observer: Option<String>,
+    /// The first this many senders send compare-and-set Puts instead of transfers.
+    pub put_senders: usize,
+    /// Every this many txs, one goes alone through `broadcast_tx_commit` (0: none).
+    pub commit_every: usize,
+    /// JSON lines of every committed tx of ours (as observed) and of every
+    /// `broadcast_tx_commit` acknowledgement, for a verdict afterwards.
+    pub record: Option<PathBuf>,
 }
 
 struct Sender {
@@ -204,6 +241,13 @@ struct Pending {
     step: usize,
 }
 
+/// A signed tx, the sender it belongs to, and what it does (for the record).
+struct Signed {
+    sender: usize,
+    bytes: Vec<u8>,
+    meta: Value,
+}
+
 #[derive(Default)]
 struct Follow {
     pending: HashMap<Hash, Pending>,
@@ -212,6 +256,20 @@ struct Follow {
     /// (height, BFT time, txs, decided-in round of the previous height, seen at).
     blocks: Vec<(u64, Time, usize, u32, Instant)>,
     error: Option<String>,
+    record: Option<std::io::BufWriter<std::fs::File>>,
+    /// With a record: every tx submitted and not yet seen committed, even
+    /// when its submission failed (a node may have taken it before dying).
+    ours: HashMap<Hash, Value>,
+}
+
+impl Follow {
+    fn write_record(&mut self, line: &Value) {
+        if let Some(w) = self.record.as_mut()
+            && let Err(e) = writeln!(w, "{line}")
+        {
+            self.error = Some(format!("writing the record: {e}"));
+        }
+    }
 }
 
 /// Runs every step and returns one JSON object per step.
@@ -224,24 +282,45 @@ pub async fn run_load(opts: &LoadOptions) -> Result<Vec<Value>> {
         .iter()
         .map(|u| RpcClient::new(u))
         .collect::<Result<Vec<_>, _>>()?;
-    let chain_id = clients[0].chain_id().await?;
+    let observer = match &opts.observer {
+        Some(u) => RpcClient::new(u)?,
+        None => clients[0].clone(),
+    };
+    let chain_id = observer.chain_id().await?;
     let mut senders = load_senders(&opts.accounts_dir)?;
     if senders.is_empty() {
         bail!("no account key files in {}", opts.accounts_dir.display());
     }
     let to = senders[0].key.public_key().address();
-    let follow = Arc::new(Mutex::new(Follow::default()));
-    let ws = tokio::spawn(follow_blocks(clients[0].clone(), Arc::clone(&follow)));
+    let record = match &opts.record {
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => None,
+    };
+    let follow = Arc::new(Mutex::new(Follow {
+        record,
+        ..Follow::default()
+    }));
+    let ws = tokio::spawn(follow_blocks(observer.clone(), Arc::clone(&follow)));
+    let clients = Arc::new(clients);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut out = Vec::new();
     for (step, &rate) in opts.rates.iter().enumerate() {
-        refresh_nonces(&clients[0], &mut senders).await?;
+        refresh_nonces(&observer, &mut senders).await?;
         let total = (rate * opts.duration) as usize;
         let signing = Instant::now();
-        let txs = sign_step(&mut senders, &chain_id, to, opts.fee, total);
+        let txs = sign_step(
+            &mut senders,
+            &chain_id,
+            to,
+            opts.fee,
+            total,
+            opts.put_senders,
+        );
         let signed_in = signing.elapsed();
-        let sent = offer(&clients, txs, rate, step, &follow).await;
+        let sent = offer(&clients, txs, rate, step, opts.commit_every, &follow).await;
         let window_end = Instant::now();
         let committed_in_window = committed_count(&follow, step);
         let drain_deadline = Instant::now() + Duration::from_secs(opts.drain);
@@ -261,14 +340,48 @@ pub async fn run_load(opts: &LoadOptions) -> Result<Vec<Value>> {
             },
         );
         report["peak_rss_mib"] = opts.pids.iter().map(|p| peak_rss_mib(*p)).collect();
-        if let Some(e) = follow.lock().ok().and_then(|f| f.error.clone()) {
+        let error = follow.lock().ok().and_then(|mut f| {
+            if let Some(w) = f.record.as_mut()
+                && let Err(e) = w.flush()
+            {
+                f.error = Some(format!("writing the record: {e}"));
+            }
+            f.error.clone()
+        });
+        if let Some(e) = error {
             bail!("websocket follower: {e}");
         }
         println!("{report}");
         out.push(report);
     }
+    if opts.record.is_some() {
+        settle_record(&follow, Duration::from_secs(opts.drain)).await;
+    }
     ws.abort();
     Ok(out)
+}
+
+/// Waits (at most `limit`) until no more of our txs turn up in blocks for a
+/// few seconds, so the record holds every tx of ours the chain committed;
+/// the rest (refused or lost with a killed node) are counted as unseen.
+async fn settle_record(follow: &Mutex<Follow>, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let unseen = || follow.lock().map_or(0, |f| f.ours.len());
+    let (mut last, mut since) = (unseen(), Instant::now());
+    while Instant::now() < deadline && since.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = unseen();
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    if let Ok(mut f) = follow.lock() {
+        let line = json!({"unseen": f.ours.len()});
+        f.write_record(&line);
+        if let Some(w) = f.record.as_mut() {
+            let _ = w.flush();
+        }
+    }
 }
 
 fn load_senders(dir: &Path) -> Result<Vec<Sender>> {
@@ -299,27 +412,58 @@ async fn refresh_nonces(client: &RpcClient, senders: &mut [Sender]) -> Result<()
     Ok(())
 }
 
-/// `total` transfers, round robin over the senders; tx k is sender k mod S's.
+/// `total` txs, round robin over the senders; tx k is sender k mod S's.
+/// Senders below `put_senders` write key "cas" with a condition that holds
+/// or not depending on which of their earlier Puts won: the chain's order
+/// decides, and the record lets a checker replay it.
 fn sign_step(
     senders: &mut [Sender],
     chain_id: &str,
     to: Address,
     fee: u64,
     total: usize,
-) -> Vec<(usize, Vec<u8>)> {
+    put_senders: usize,
+) -> Vec<Signed> {
     let n = senders.len();
-    let bodies: Vec<(usize, TxBody)> = (0..total)
+    let bodies: Vec<(usize, TxBody, Value)> = (0..total)
         .map(|k| {
-            let s = &mut senders[k % n];
+            let i = k % n;
+            let s = &mut senders[i];
+            let nonce = s.nonce;
+            s.nonce += 1;
+            let (msg, meta) = if i < put_senders {
+                // Per sender, in nonce order: write unconditionally, then
+                // expect the previous value (holds), expect the one before
+                // (fails), expect the one before again (holds) — when every
+                // earlier tx made it in, in this order. Lost or reordered
+                // txs change the answers; the replay of the chain decides.
+                let value = |n: u64| Bytes(n.to_be_bytes().to_vec());
+                let expects = match nonce % 4 {
+                    0 => None,
+                    1 => Some(nonce - 1),
+                    _ => Some(nonce - 2),
+                };
+                let condition =
+                    expects.map_or(PutCondition::Always, |e| PutCondition::Equals(value(e)));
+                let msg = Msg::Put {
+                    key: Bytes(b"cas".to_vec()),
+                    value: value(nonce),
+                    condition,
+                };
+                let meta = json!({"kind": "put", "owner": s.key.public_key().address().to_hex(),
+                    "value": nonce, "expects": expects});
+                (msg, meta)
+            } else {
+                (Msg::Transfer { to, amount: 1 }, json!({"kind": "transfer"}))
+            };
             let body = TxBody {
                 chain_id: chain_id.into(),
                 sender: s.key.public_key(),
-                nonce: s.nonce,
+                nonce,
                 fee,
-                msg: Msg::Transfer { to, amount: 1 },
+                msg,
             };
-            s.nonce += 1;
-            (k % n, body)
+            (i, body, meta)
         })
         .collect();
     let senders = &*senders;
@@ -331,7 +475,11 @@ fn sign_step(
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|(s, b)| (*s, Tx::sign(b.clone(), &senders[*s].key).to_bytes()))
+                        .map(|(i, body, meta)| Signed {
+                            sender: *i,
+                            bytes: Tx::sign(body.clone(), &senders[*i].key).to_bytes(),
+                            meta: meta.clone(),
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -362,12 +510,15 @@ struct Counts {
     codes: BTreeMap<u64, usize>,
 }
 
-/// Offers `txs` at `rate` tx/s; each sender's txs go to node `sender mod N`.
+/// Offers `txs` at `rate` tx/s; each sender's txs go to node `sender mod N`
+/// (the next live node when that one does not answer), and every
+/// `commit_every`-th tx goes alone through `broadcast_tx_commit`.
 async fn offer(
-    clients: &[RpcClient],
-    txs: Vec<(usize, Vec<u8>)>,
+    clients: &Arc<Vec<RpcClient>>,
+    txs: Vec<Signed>,
     rate: u64,
     step: usize,
+    commit_every: usize,
     follow: &Arc<Mutex<Follow>>,
 ) -> Sent {
     let nodes = clients.len();
@@ -376,7 +527,7 @@ async fn offer(
         .collect();
     let counts = Arc::new(Mutex::new(Counts::default()));
     let started = Instant::now();
-    let mut queues: Vec<Vec<Vec<u8>>> = vec![Vec::new(); nodes];
+    let mut queues: Vec<Vec<Signed>> = (0..nodes).map(|_| Vec::new()).collect();
     let mut tasks = tokio::task::JoinSet::new();
     let mut released = 0usize;
     let mut iter = txs.into_iter();
@@ -385,21 +536,26 @@ async fn offer(
     while released < total {
         tick.tick().await;
         let due = ((started.elapsed().as_secs_f64() * rate as f64) as usize).min(total);
-        for (sender, bytes) in iter.by_ref().take(due.saturating_sub(released)) {
-            queues[sender % nodes].push(bytes);
+        for tx in iter.by_ref().take(due.saturating_sub(released)) {
             released += 1;
+            let node = tx.sender % nodes;
+            if commit_every > 0 && released % commit_every == 0 {
+                let (clients, follow) = (Arc::clone(clients), Arc::clone(follow));
+                tasks.spawn(async move { submit_commit(&clients, node, tx, &follow).await });
+            } else {
+                queues[node].push(tx);
+            }
         }
         for (node, queue) in queues.iter_mut().enumerate() {
             while !queue.is_empty() {
-                let batch: Vec<Vec<u8>> = queue.drain(..queue.len().min(SUBMIT_BATCH)).collect();
+                let batch: Vec<Signed> = queue.drain(..queue.len().min(SUBMIT_BATCH)).collect();
                 let Ok(permit) = Arc::clone(&slots[node]).acquire_owned().await else {
                     break;
                 };
-                let client = clients[node].clone();
-                let counts = Arc::clone(&counts);
-                let follow = Arc::clone(follow);
+                let (clients, counts, follow) =
+                    (Arc::clone(clients), Arc::clone(&counts), Arc::clone(follow));
                 tasks.spawn(async move {
-                    submit(&client, batch, step, &follow, &counts).await;
+                    submit(&clients, node, batch, step, &follow, &counts).await;
                     drop(permit);
                 });
             }
@@ -424,28 +580,55 @@ async fn offer(
     }
 }
 
+/// Calls `method` on node `first`, or on the next ones when it does not
+/// answer at all (killed, restarting); JSON-RPC errors are answers.
+async fn call_with_failover<T, F, Fut>(
+    clients: &[RpcClient],
+    first: usize,
+    call: F,
+) -> Result<T, ClientError>
+where
+    F: Fn(RpcClient) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let mut last = None;
+    for k in 0..clients.len() {
+        match call(clients[(first + k) % clients.len()].clone()).await {
+            Err(e @ ClientError::Http { .. }) => last = Some(e),
+            other => return other,
+        }
+    }
+    Err(last.unwrap_or_else(|| ClientError::Timeout { height: 0, secs: 0 }))
+}
+
 /// One JSON-RPC batch of `broadcast_tx_sync`; accepted txs start their clock.
 async fn submit(
-    client: &RpcClient,
-    batch: Vec<Vec<u8>>,
+    clients: &[RpcClient],
+    node: usize,
+    batch: Vec<Signed>,
     step: usize,
     follow: &Mutex<Follow>,
     counts: &Mutex<Counts>,
 ) {
     let at = Instant::now();
-    let hashes: Vec<Hash> = batch.iter().map(|b| Hash::digest(b)).collect();
-    if let Ok(mut f) = follow.lock() {
-        for h in &hashes {
-            f.pending.insert(*h, Pending { at, step });
-        }
-    }
+    let hashes: Vec<Hash> = batch.iter().map(|t| Hash::digest(&t.bytes)).collect();
     let params: Vec<Value> = batch
         .iter()
-        .map(|b| json!({"tx": base64_encode(b)}))
+        .map(|t| json!({"tx": base64_encode(&t.bytes)}))
         .collect();
-    let answers = client
-        .call_batch(BroadcastMode::Sync.method(), params)
-        .await;
+    if let Ok(mut f) = follow.lock() {
+        for (h, t) in hashes.iter().zip(batch) {
+            f.pending.insert(*h, Pending { at, step });
+            if f.record.is_some() {
+                f.ours.insert(*h, t.meta);
+            }
+        }
+    }
+    let answers = call_with_failover(clients, node, |c| {
+        let params = params.clone();
+        async move { c.call_batch(BroadcastMode::Sync.method(), params).await }
+    })
+    .await;
     let Ok(mut c) = counts.lock() else { return };
     let mut refused = Vec::new();
     match answers {
@@ -478,6 +661,34 @@ async fn submit(
     }
 }
 
+/// One tx through `broadcast_tx_commit`: a success answer is an
+/// acknowledgement of commit, recorded with the height and code it reports.
+async fn submit_commit(clients: &[RpcClient], node: usize, tx: Signed, follow: &Mutex<Follow>) {
+    let hash = Hash::digest(&tx.bytes);
+    if let Ok(mut f) = follow.lock()
+        && f.record.is_some()
+    {
+        f.ours.insert(hash, tx.meta.clone());
+    }
+    let answer = call_with_failover(clients, node, |c| {
+        let bytes = tx.bytes.clone();
+        async move { c.broadcast_tx(BroadcastMode::Commit, &bytes).await }
+    })
+    .await;
+    let Ok(a) = answer else { return };
+    if a["check_tx"]["code"].as_u64() != Some(0) {
+        return;
+    }
+    let Some(height) = a["height"].as_str().and_then(|h| h.parse::<u64>().ok()) else {
+        return;
+    };
+    if let Ok(mut f) = follow.lock() {
+        let line = json!({"ack": "broadcast_tx_commit", "hash": hash.to_hex(), "height": height,
+            "code": a["tx_result"]["code"].as_u64(), "meta": tx.meta});
+        f.write_record(&line);
+    }
+}
+
 /// Follows `NewBlock` events of `node`'s websocket: every tx of a block that
 /// this generator submitted gets its submit-to-commit latency. Blocks whose
 /// events the node dropped (its event renderer starved of CPU) are read over
@@ -489,10 +700,16 @@ async fn follow_blocks(node: RpcClient, follow: Arc<Mutex<Follow>>) {
         }
     };
     let url = format!("{}/websocket", node.url().replacen("http", "ws", 1));
-    let (mut ws, _) = match tokio_tungstenite::connect_async(&url).await {
-        Ok(c) => c,
-        Err(e) => return fail(format!("{url}: {e}")),
-    };
+    // A full block's NewBlock event (txs in base64 plus a result per tx)
+    // runs past tungstenite's 16 MiB default.
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_EVENT_BYTES))
+        .max_frame_size(Some(MAX_EVENT_BYTES));
+    let (mut ws, _) =
+        match tokio_tungstenite::connect_async_with_config(&url, Some(config), false).await {
+            Ok(c) => c,
+            Err(e) => return fail(format!("{url}: {e}")),
+        };
     let sub = json!({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
         "params": {"query": "tm.event='NewBlock'"}});
     if let Err(e) = ws.send(WsMessage::text(sub.to_string())).await {
@@ -521,11 +738,20 @@ async fn follow_blocks(node: RpcClient, follow: Arc<Mutex<Follow>>) {
                 .call("block", json!({"height": missing.to_string()}))
                 .await
             {
-                Ok(r) => record_block(&follow, &r["block"], missing),
+                Ok(r) => {
+                    let results = node
+                        .call("block_results", json!({"height": missing.to_string()}))
+                        .await;
+                    match results {
+                        Ok(res) => record_block(&follow, &r["block"], &res["txs_results"], missing),
+                        Err(e) => return fail(format!("reading missed results {missing}: {e}")),
+                    }
+                }
                 Err(e) => return fail(format!("reading missed block {missing}: {e}")),
             }
         }
-        record_block(&follow, block, height);
+        let results = &v["result"]["data"]["value"]["result_finalize_block"]["tx_results"];
+        record_block(&follow, block, results, height);
         last = Some(height);
     }
     fail("websocket ended".into());
@@ -536,7 +762,7 @@ fn block_height(block: &Value) -> Option<u64> {
 }
 
 /// Notes a committed block (CometBFT JSON) and the latency of our txs in it.
-fn record_block(follow: &Mutex<Follow>, block: &Value, height: u64) {
+fn record_block(follow: &Mutex<Follow>, block: &Value, results: &Value, height: u64) {
     let now = Instant::now();
     let time = block["header"]["time"]
         .as_str()
@@ -554,9 +780,14 @@ fn record_block(follow: &Mutex<Follow>, block: &Value, height: u64) {
         .unwrap_or_default();
     let Ok(mut f) = follow.lock() else { return };
     f.blocks.push((height, time, txs.len(), round, now));
-    for h in txs {
+    for (index, h) in txs.into_iter().enumerate() {
         if let Some(p) = f.pending.remove(&h) {
             f.latencies.push((p.step, p.at, now));
+        }
+        if let Some(meta) = f.ours.remove(&h) {
+            let line = json!({"hash": h.to_hex(), "height": height, "index": index,
+                "code": results[index]["code"].as_u64(), "meta": meta});
+            f.write_record(&line);
         }
     }
 }
