@@ -539,7 +539,7 @@ async fn offer(
         for tx in iter.by_ref().take(due.saturating_sub(released)) {
             released += 1;
             let node = tx.sender % nodes;
-            if commit_every > 0 && released % commit_every == 0 {
+            if commit_every > 0 && released.is_multiple_of(commit_every) {
                 let (clients, follow) = (Arc::clone(clients), Arc::clone(follow));
                 tasks.spawn(async move { submit_commit(&clients, node, tx, &follow).await });
             } else {
