@@ -44,12 +44,12 @@ try:
     net.start_all()
     net.wait_height(OBS, 3, 120)
     step = 10
-    steps = max(2, secs // step)
+    steps = secs // step + 1  # more than fit: --max-seconds ends the load on time
     record = f"{d}/record.jsonl"
     args = [os.environ["CAIRN_BIN"], "bench", "load", "--observer", net.url(OBS),
             "--accounts-dir", net.accounts_dir, "--rates", ",".join([str(rate)] * steps),
             "--duration", str(step), "--drain", "5", "--put-senders", "20",
-            "--commit-every", "50", "--record", record]
+            "--commit-every", "50", "--record", record, "--max-seconds", str(secs - step)]
     for i in range(4):
         args += ["--node", net.url(i)]
     load = subprocess.Popen(args, stdout=open(f"{d}/load.jsonl", "w"), stderr=open(f"{d}/load.log", "w"))

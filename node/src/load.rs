@@ -66,41 +66,7 @@ enum BenchCommand {
         validators: usize,
     },
     /// Offer pre-signed transfers to running nodes; one JSON line per rate.
-    Load {
-        /// RPC URL of a node (repeat for each; the first one's websocket is followed).
-        #[arg(long = "node", required = true)]
-        nodes: Vec<String>,
-        /// Folder of funded account key files (`cairn testnet --output DIR` writes DIR/accounts).
-        #[arg(long)]
-        accounts_dir: PathBuf,
-        /// Offered rates in tx/s, comma separated: one step each.
-        #[arg(long, value_delimiter = ',', required = true)]
-        rates: Vec<u64>,
-        /// Seconds of load per step.
-        #[arg(long, default_value_t = 60)]
-        duration: u64,
-        /// Most seconds to wait after a step for its accepted txs to commit.
-        #[arg(long, default_value_t = 30)]
-        drain: u64,
-        /// Fee of each transfer.
-        #[arg(long, default_value_t = 10_000)]
-        fee: u64,
-        /// Pid of a local node whose peak RSS to report (repeat for each).
-        #[arg(long = "pid")]
-        pids: Vec<u32>,
-        /// Node to follow and read nonces from (default: the first --node).
-        #[arg(long)]
-        observer: Option<String>,
-        /// The first this many senders send compare-and-set Puts.
-        #[arg(long, default_value_t = 0)]
-        put_senders: usize,
-        /// Send every Nth tx alone through broadcast_tx_commit (0: never).
-        #[arg(long, default_value_t = 0)]
-        commit_every: usize,
-        /// Write JSON lines of our committed txs and commit acknowledgements here.
-        #[arg(long)]
-        record: Option<PathBuf>,
-    },
+    Load(LoadOptions),
 }
 
 /// Runs `cairn bench`.
@@ -113,32 +79,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             "{}",
             serde_json::to_string(&measure_limit(seconds, validators)?)?
         ),
-        BenchCommand::Load {
-            nodes,
-            accounts_dir,
-            rates,
-            duration,
-            drain,
-            fee,
-            pids,
-            observer,
-            put_senders,
-            commit_every,
-            record,
-        } => {
-            let opts = LoadOptions {
-                nodes,
-                accounts_dir,
-                rates,
-                duration,
-                drain,
-                fee,
-                pids,
-                observer,
-                put_senders,
-                commit_every,
-                record,
-            };
+        BenchCommand::Load(opts) => {
             tokio::runtime::Runtime::new()?.block_on(run_load(&opts))?;
         }
     }
@@ -201,33 +142,47 @@ pub fn measure_limit(seconds: f64, validators: usize) -> Result<Limit> {
     })
 }
 
-/// How `cairn bench load` runs.
-#[derive(Debug, Clone)]
+/// How `cairn bench load` runs (its command-line arguments).
+#[derive(Debug, Clone, clap::Args)]
 pub struct LoadOptions {
-    /// RPC URLs of the nodes to submit to; the first one's websocket is followed.
+    /// RPC URL of a node to submit to (repeat for each).
+    #[arg(long = "node", required = true)]
     pub nodes: Vec<String>,
-    /// Folder of account key files (`cairn testnet`'s `accounts/`).
+    /// Folder of funded account key files (`cairn testnet --output DIR` writes DIR/accounts).
+    #[arg(long)]
     pub accounts_dir: PathBuf,
-    /// Offered rates, tx/s, one step each.
+    /// Offered rates in tx/s, comma separated: one step each.
+    #[arg(long, value_delimiter = ',', required = true)]
     pub rates: Vec<u64>,
-    /// Seconds each step offers load.
+    /// Seconds of load per step.
+    #[arg(long, default_value_t = 60)]
     pub duration: u64,
     /// Most seconds to wait after a step for its accepted txs to commit.
+    #[arg(long, default_value_t = 30)]
     pub drain: u64,
-    /// Fee of every transfer.
+    /// Fee of each transfer.
+    #[arg(long, default_value_t = 10_000)]
     pub fee: u64,
-    /// Pids of the nodes (local testnet) whose peak RSS each step reports.
+    /// Pid of a local node whose peak RSS each step reports (repeat for each).
+    #[arg(long = "pid")]
     pub pids: Vec<u32>,
     /// Node whose websocket is followed and nonces read (default: the first
-    /// `--node`); chaos runs use one that is never killed.
+    /// --node); chaos runs use one that is never killed.
+    #[arg(long)]
     pub observer: Option<String>,
     /// The first this many senders send compare-and-set Puts instead of transfers.
+    #[arg(long, default_value_t = 0)]
     pub put_senders: usize,
-    /// Every this many txs, one goes alone through `broadcast_tx_commit` (0: none).
+    /// Send every Nth tx alone through broadcast_tx_commit (0: never).
+    #[arg(long, default_value_t = 0)]
     pub commit_every: usize,
-    /// JSON lines of every committed tx of ours (as observed) and of every
-    /// `broadcast_tx_commit` acknowledgement, for a verdict afterwards.
+    /// Write JSON lines of every committed tx of ours (as observed) and of
+    /// every broadcast_tx_commit acknowledgement, for a verdict afterwards.
+    #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Start no step after this many seconds (the rest of --rates is skipped).
+    #[arg(long)]
+    pub max_seconds: Option<u64>,
 }
 
 struct Sender {
@@ -307,7 +262,14 @@ pub async fn run_load(opts: &LoadOptions) -> Result<Vec<Value>> {
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let mut out = Vec::new();
+    let started = Instant::now();
     for (step, &rate) in opts.rates.iter().enumerate() {
+        if opts
+            .max_seconds
+            .is_some_and(|m| started.elapsed() >= Duration::from_secs(m))
+        {
+            break;
+        }
         refresh_nonces(&observer, &mut senders).await?;
         let total = (rate * opts.duration) as usize;
         let signing = Instant::now();

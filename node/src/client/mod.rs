@@ -131,16 +131,21 @@ impl RpcClient {
     /// Calls `method` with named `params`; the `result` member of the answer.
     pub async fn call(&self, method: &str, params: Value) -> Result<Value, ClientError> {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-        let answer: Value = self
+        let answer: Value = self.post(&body).await?;
+        answer_result(method, &answer)
+    }
+
+    /// POSTs a JSON body and reads the JSON answer.
+    async fn post<T: serde::de::DeserializeOwned>(&self, body: &Value) -> Result<T, ClientError> {
+        Ok(self
             .http
             .post(&self.url)
-            .json(&body)
+            .json(body)
             .send()
             .await?
             .error_for_status()?
             .json()
-            .await?;
-        answer_result(method, &answer)
+            .await?)
     }
 
     /// Calls `method` once per entry of `params` in one JSON-RPC batch
@@ -151,20 +156,12 @@ impl RpcClient {
         params: Vec<Value>,
     ) -> Result<Vec<Result<Value, ClientError>>, ClientError> {
         let n = params.len();
-        let body: Vec<Value> = params
+        let body: Value = params
             .into_iter()
             .enumerate()
             .map(|(id, p)| json!({"jsonrpc": "2.0", "id": id, "method": method, "params": p}))
             .collect();
-        let answers: Vec<Value> = self
-            .http
-            .post(&self.url)
-            .json(&body)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let answers: Vec<Value> = self.post(&body).await?;
         let mut out: Vec<Result<Value, ClientError>> = (0..n)
             .map(|_| Err(ClientError::decode(method, "no answer in the batch")))
             .collect();
