@@ -5,6 +5,7 @@ processes by pid (never by name), and reads the nodes' JSON-RPC and
 Prometheus metrics. Standard library only.
 """
 
+import datetime
 import json
 import os
 import signal
@@ -117,9 +118,6 @@ class Net:
             time.sleep(0.2)
         raise TimeoutError(f"node {i} did not reach height {h} in {secs} s")
 
-    def is_up(self, i):
-        return self.procs[i] is not None and self.procs[i].poll() is None
-
     def validator_address(self, i):
         return self.nodes[i]["validator_address"].upper()
 
@@ -155,7 +153,6 @@ def wait_signs(net, observer, i, after_height, timeout):
 
 def parse_rfc3339_ns(s):
     """Nanoseconds since the epoch of CometBFT's RFC 3339 time."""
-    import datetime
     main, _, frac = s.rstrip("Z").partition(".")
     dt = datetime.datetime.strptime(main, "%Y-%m-%dT%H:%M:%S").replace(
         tzinfo=datetime.timezone.utc)

@@ -34,12 +34,10 @@ use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use crate::client::{BroadcastMode, ClientError, RpcClient};
+use crate::client::{BroadcastMode, ClientError, MAX_BATCH, RpcClient};
 
 /// The batch size the mempool verifies signatures in.
 const VERIFY_BATCH: usize = 64;
-/// Txs per JSON-RPC batch request (the RPC's default `max_batch_size` is 50).
-const SUBMIT_BATCH: usize = 50;
 /// JSON-RPC requests in flight per node.
 const IN_FLIGHT_PER_NODE: usize = 32;
 /// Largest websocket event accepted from the followed node.
@@ -368,8 +366,12 @@ fn load_senders(dir: &Path) -> Result<Vec<Sender>> {
 }
 
 async fn refresh_nonces(client: &RpcClient, senders: &mut [Sender]) -> Result<()> {
-    for s in senders.iter_mut() {
-        s.nonce = client.account(&s.key.public_key().address()).await?.nonce;
+    let addresses: Vec<Address> = senders
+        .iter()
+        .map(|s| s.key.public_key().address())
+        .collect();
+    for (s, account) in senders.iter_mut().zip(client.accounts(&addresses).await?) {
+        s.nonce = account.nonce;
     }
     Ok(())
 }
@@ -510,7 +512,7 @@ async fn offer(
         }
         for (node, queue) in queues.iter_mut().enumerate() {
             while !queue.is_empty() {
-                let batch: Vec<Signed> = queue.drain(..queue.len().min(SUBMIT_BATCH)).collect();
+                let batch: Vec<Signed> = queue.drain(..queue.len().min(MAX_BATCH)).collect();
                 let Ok(permit) = Arc::clone(&slots[node]).acquire_owned().await else {
                     break;
                 };

@@ -32,6 +32,8 @@ use serde_json::{Value, json};
 
 /// The default node address (CometBFT's RPC port on loopback).
 pub const DEFAULT_NODE: &str = "http://127.0.0.1:26657";
+/// Calls per JSON-RPC batch this client sends: the node's default `rpc.max_batch_size`.
+pub const MAX_BATCH: usize = 50;
 /// How long one HTTP request may take (a `broadcast_tx_commit` waits for a block).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest stored values decoded here (accounts and parameters are far smaller).
@@ -326,7 +328,25 @@ impl RpcClient {
         let q = self
             .abci_query("/store/account", &address.0, None, false)
             .await?;
-        Ok(decode_value(&q, "abci_query /store/account")?.unwrap_or_default())
+        account_of(&q)
+    }
+
+    /// Many accounts at the latest height, in JSON-RPC batches of
+    /// [`MAX_BATCH`] (one round trip per batch, not per account).
+    pub async fn accounts(&self, addresses: &[Address]) -> Result<Vec<Account>, ClientError> {
+        let mut out = Vec::with_capacity(addresses.len());
+        for chunk in addresses.chunks(MAX_BATCH) {
+            let params = chunk
+                .iter()
+                .map(|a| json!({"path": "/store/account", "data": hex::encode(a.0)}))
+                .collect();
+            for answer in self.call_batch("abci_query", params).await? {
+                let q = json::query_result(&answer?)
+                    .map_err(|e| ClientError::decode("abci_query", e))?;
+                out.push(account_of(&q)?);
+            }
+        }
+        Ok(out)
     }
 
     /// The chain parameters in force at the latest height, as served.
@@ -354,6 +374,11 @@ where
     cairn_types::codec::decode(&q.value, MAX_VALUE_BYTES)
         .map(Some)
         .map_err(|e| ClientError::decode(what, e))
+}
+
+/// An `abci_query /store/account` answer (a missing account is the empty one).
+fn account_of(q: &QueryResult) -> Result<Account, ClientError> {
+    Ok(decode_value(q, "abci_query /store/account")?.unwrap_or_default())
 }
 
 /// The `result` of one JSON-RPC answer, or its `error` as a [`ClientError`].
