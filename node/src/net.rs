@@ -6,6 +6,8 @@
 //!   forward them, then handed to the driver; evidence is shape-checked and
 //!   handed to the driver. Invalid messages are rejected (never forwarded,
 //!   the sender penalised).
+//! - Gossip out: txs admitted over RPC are published in batches (up to
+//!   [`TX_GOSSIP_LINGER`] after the first), never one message per tx.
 //! - Requests in: blocks with their commits and catch-up queries are served
 //!   from the store.
 //! - Driver commands out: broadcasts, fetches of decided blocks (one sync
@@ -13,6 +15,7 @@
 //! - After every commit the advertised height is updated.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use cairn_consensus::Message;
@@ -33,23 +36,36 @@ use crate::node::{Assembled, Shared};
 /// Blocks asked for in one sync request.
 pub const SYNC_BATCH: u64 = 50;
 
+/// Admitted txs waiting for the gossip batcher. When it is full (gossip
+/// cannot keep up) a tx is not gossiped; it stays in this node's mempool and
+/// reaches a block when this node proposes.
+const TX_GOSSIP_QUEUE: usize = 16 * 1024;
+
+/// Longest an admitted tx waits for batch-mates before it is gossiped. One
+/// gossip message per tx costs every peer a gossipsub message (id hash,
+/// duplicate cache, queue slot) and a single signature verification; in
+/// batches both are paid once per batch.
+const TX_GOSSIP_LINGER: Duration = Duration::from_millis(20);
+
+/// Room kept in a batch's byte limit for its encoding (tags, length prefixes).
+const TX_BATCH_ENCODING_ROOM: usize = 1024;
+
 /// The node's handle on its network.
 #[derive(Clone)]
 pub struct Network {
     p2p: cairn_p2p::Network,
     peers: Arc<Mutex<Vec<cairn_p2p::PeerInfo>>>,
     listen: String,
+    tx_gossip: mpsc::Sender<Vec<u8>>,
 }
 
 impl Network {
-    /// Gossips transactions accepted by this node's mempool.
-    pub fn gossip_txs(&self, txs: Vec<Vec<u8>>) {
-        let p2p = self.p2p.clone();
-        tokio::spawn(async move {
-            if let Err(e) = p2p.publish_txs(txs.into_iter().map(Bytes).collect()).await {
-                debug!(error = %e, "tx gossip not sent");
-            }
-        });
+    /// Gossips a transaction accepted by this node's mempool (batched with
+    /// others admitted within [`TX_GOSSIP_LINGER`]).
+    pub fn gossip_tx(&self, tx: Vec<u8>) {
+        if self.tx_gossip.try_send(tx).is_err() {
+            debug!("tx gossip queue full: tx kept in the mempool only");
+        }
     }
 
     /// Peers for `net_info`.
@@ -95,6 +111,44 @@ fn multiaddr(hostport: &str) -> Result<cairn_p2p::Multiaddr> {
         .context("listen address")
 }
 
+/// Publishes admitted txs in batches: a batch closes at `max_len` txs,
+/// `max_bytes`, or [`TX_GOSSIP_LINGER`] after its first tx.
+async fn batch_tx_gossip(
+    p2p: cairn_p2p::Network,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    (max_len, max_bytes): (usize, usize),
+) {
+    let mut next = None;
+    loop {
+        let first = match next.take() {
+            Some(tx) => tx,
+            None => match rx.recv().await {
+                Some(tx) => tx,
+                None => return,
+            },
+        };
+        let deadline = tokio::time::Instant::now() + TX_GOSSIP_LINGER;
+        let mut bytes = first.len();
+        let mut batch = vec![Bytes(first)];
+        while batch.len() < max_len {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(tx)) if bytes + tx.len() > max_bytes => {
+                    next = Some(tx);
+                    break;
+                }
+                Ok(Some(tx)) => {
+                    bytes += tx.len();
+                    batch.push(Bytes(tx));
+                }
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if let Err(e) = p2p.publish_txs(batch).await {
+            debug!(error = %e, "tx gossip not sent");
+        }
+    }
+}
+
 /// Starts the p2p service and the bridge tasks.
 pub async fn spawn(
     config: &Config,
@@ -122,13 +176,23 @@ pub async fn spawn(
         .collect::<Result<_>>()?;
     let mut allowed_validators = net_config.validators.clone();
     let extra_allowed = net_config.extra_allowed.clone();
+    let batch_limits = (
+        net_config.limits.max_tx_batch_len,
+        net_config
+            .limits
+            .max_tx_batch_bytes
+            .saturating_sub(TX_BATCH_ENCODING_ROOM),
+    );
     let (p2p, mut events, _task) = cairn_p2p::start(net_config, &assembled.node_key, metrics)
         .await
         .context("starting libp2p")?;
+    let (tx_gossip, tx_gossip_rx) = mpsc::channel(TX_GOSSIP_QUEUE);
+    tokio::spawn(batch_tx_gossip(p2p.clone(), tx_gossip_rx, batch_limits));
     let network = Network {
         p2p: p2p.clone(),
         peers: Arc::new(Mutex::new(Vec::new())),
         listen: config.p2p.listen_address.clone(),
+        tx_gossip,
     };
     let height = store.latest_height()?;
     let _ = p2p.set_height(height, store.genesis().initial_height).await;

@@ -154,7 +154,7 @@ impl Backend {
         })?;
         Ok(match admitted {
             Ok(()) => {
-                self.network.gossip_txs(vec![tx]);
+                self.network.gossip_tx(tx);
                 CheckTxResult::default()
             }
             Err(e) => CheckTxResult {

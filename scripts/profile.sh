@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Where the time and memory go under load: a 4-validator testnet on 127.0.0.1
+# (the bench's config: timeout_commit 200 ms) offered PROFILE_RATE tx/s of
+# pre-signed transfers by `cairn bench load`, while
+#   - `perf record -e cpu-clock -a` samples every CPU for PROFILE_SAMPLE_SECONDS
+#     in the middle of the load (cpu-clock: this VM has no hardware counters);
+#   - each node's RSS is read every 2 s (node 0 serves the load generator's
+#     websocket).
+# Prints the load generator's JSON line, the RSS series, the CPU split by
+# process (comm) and the top symbols over all processes and for one validator.
+# Environment: PROFILE_RATE (default 2000), PROFILE_SECONDS (default 40),
+#   PROFILE_SAMPLE_SECONDS (default 20), PROFILE_DIR (default a fresh temp dir),
+#   CAIRN_STARTING_PORT (default 27900).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+export PROFILE_RATE=${PROFILE_RATE:-2000}
+export PROFILE_SECONDS=${PROFILE_SECONDS:-40}
+export PROFILE_SAMPLE_SECONDS=${PROFILE_SAMPLE_SECONDS:-20}
+export PROFILE_DIR=${PROFILE_DIR:-$(mktemp -d /tmp/cairn-profile.XXXXXX)}
+export CAIRN_STARTING_PORT=${CAIRN_STARTING_PORT:-27900}
+ensure_build_deps
+command -v perf >/dev/null || apt_install linux-perf
+cargo build --release --locked >&2
+export CAIRN_BIN=$(cairn_bin)
+echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $(date -u +%Y-%m-%dT%H:%MZ); work dir $PROFILE_DIR"
+python3 - <<'PY'
+import os, subprocess, sys, threading, time
+sys.path.insert(0, "scripts")
+from cairnnet import Net, machine
+
+rate, secs = int(os.environ["PROFILE_RATE"]), int(os.environ["PROFILE_SECONDS"])
+sample, d = int(os.environ["PROFILE_SAMPLE_SECONDS"]), os.environ["PROFILE_DIR"]
+print(f"machine: {machine()}; {rate} tx/s offered for {secs} s", flush=True)
+net = Net(os.environ["CAIRN_BIN"], d, 4, int(os.environ["CAIRN_STARTING_PORT"]),
+          extra_args=["--set", "consensus.timeout_commit_ms=200"], accounts=2000)
+
+def rss_mib(pid):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        return None
+
+try:
+    net.start_all()
+    net.wait_height(0, 3, 120)
+    args = [os.environ["CAIRN_BIN"], "bench", "load", "--accounts-dir", net.accounts_dir,
+            "--rates", str(rate), "--duration", str(secs), "--drain", "10"]
+    for i in range(4):
+        args += ["--node", net.url(i), "--pid", str(net.procs[i].pid)]
+    load = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    series, done = [], threading.Event()
+
+    def sample_rss():
+        t0 = time.time()
+        while not done.wait(2):
+            series.append((round(time.time() - t0), [rss_mib(p.pid) for p in net.procs]))
+    threading.Thread(target=sample_rss, daemon=True).start()
+    time.sleep(max(0, (secs - sample) / 2) + 5)  # +5: the generator signs before its clock
+    subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-a", "-g",
+                    "-o", f"{d}/perf.data", "--", "sleep", str(sample)],
+                   check=True, stderr=subprocess.DEVNULL)
+    out, _ = load.communicate(timeout=secs + 120)
+    done.set()
+    print("load:", out.strip())
+    print("rss MiB per node over time (node 0 serves the websocket):")
+    for t, r in series:
+        print(f"  t={t:>3}s {r}")
+    pids = ",".join(str(p.pid) for p in net.procs)
+    with open(f"{d}/pids", "w") as f:
+        f.write(pids)
+finally:
+    net.stop_all()
+PY
+report() { perf report -i "$PROFILE_DIR/perf.data" --stdio --no-children "$@" 2>/dev/null | grep -v '^#' | grep -v '^$'; }
+echo "CPU by process (pid) and thread name (comm):"
+report -g none --sort pid,comm | grep '%' | head -12
+echo "top symbols, all processes:"
+report -g none --sort comm,dso,sym | grep '%' | head -40
+echo "top symbols, validator 1 only:"
+report -g none --pid "$(cut -d, -f2 "$PROFILE_DIR/pids")" --sort dso,sym | grep '%' | head -30
