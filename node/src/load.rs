@@ -209,6 +209,8 @@ struct Follow {
     /// (height, BFT time, txs, decided-in round of the previous height, seen at).
     blocks: Vec<(u64, Time, usize, u32, Instant)>,
     error: Option<String>,
+    /// Websocket sessions that ended and were reopened.
+    reconnects: u64,
     record: Option<std::io::BufWriter<std::fs::File>>,
     /// With a record: every tx submitted and not yet seen committed, even
     /// when its submission failed (a node may have taken it before dying).
@@ -655,14 +657,29 @@ async fn submit_commit(clients: &[RpcClient], node: usize, tx: Signed, follow: &
 
 /// Follows `NewBlock` events of `node`'s websocket: every tx of a block that
 /// this generator submitted gets its submit-to-commit latency. Blocks whose
-/// events the node dropped (its event renderer starved of CPU) are read over
-/// JSON-RPC when the next event shows the gap, so they count, a little late.
+/// events did not arrive (the node's renderer fell behind, or it dropped
+/// this client as too slow) are read over JSON-RPC when the next event shows
+/// the gap, so they count, a little late. A closed or failed websocket is
+/// reconnected (CometBFT's answer to a slow subscriber is to drop it), and
+/// each reconnection is counted in the step's report.
 async fn follow_blocks(node: RpcClient, follow: Arc<Mutex<Follow>>) {
-    let fail = |e: String| {
+    let mut last = None;
+    loop {
+        let e = follow_until_error(&node, &follow, &mut last).await;
+        eprintln!("websocket follower: {e}; reconnecting");
         if let Ok(mut f) = follow.lock() {
-            f.error = Some(e);
+            f.reconnects += 1;
         }
-    };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// One websocket session of [`follow_blocks`]; returns why it ended.
+async fn follow_until_error(
+    node: &RpcClient,
+    follow: &Mutex<Follow>,
+    last: &mut Option<u64>,
+) -> String {
     let url = format!("{}/websocket", node.url().replacen("http", "ws", 1));
     // A full block's NewBlock event (txs in base64 plus a result per tx)
     // runs past tungstenite's 16 MiB default.
@@ -672,53 +689,48 @@ async fn follow_blocks(node: RpcClient, follow: Arc<Mutex<Follow>>) {
     let (mut ws, _) =
         match tokio_tungstenite::connect_async_with_config(&url, Some(config), false).await {
             Ok(c) => c,
-            Err(e) => return fail(format!("{url}: {e}")),
+            Err(e) => return format!("{url}: {e}"),
         };
     let sub = json!({"jsonrpc": "2.0", "id": 1, "method": "subscribe",
         "params": {"query": "tm.event='NewBlock'"}});
     if let Err(e) = ws.send(WsMessage::text(sub.to_string())).await {
-        return fail(format!("subscribe: {e}"));
+        return format!("subscribe: {e}");
     }
-    let mut last: Option<u64> = None;
     while let Some(msg) = ws.next().await {
         let text = match msg {
             Ok(WsMessage::Text(t)) => t,
-            Ok(WsMessage::Close(c)) => return fail(format!("closed by the node: {c:?}")),
+            Ok(WsMessage::Close(c)) => return format!("closed by the node: {c:?}"),
             Ok(_) => continue,
-            Err(e) => return fail(e.to_string()),
+            Err(e) => return e.to_string(),
         };
         let Ok(v) = serde_json::from_str::<Value>(&text) else {
             continue;
         };
         if let Some(e) = v.get("error") {
-            return fail(e.to_string());
+            return e.to_string();
         }
         let block = &v["result"]["data"]["value"]["block"];
         let Some(height) = block_height(block) else {
             continue;
         };
         for missing in last.map_or(height, |l| l + 1)..height {
-            match node
-                .call("block", json!({"height": missing.to_string()}))
-                .await
-            {
-                Ok(r) => {
-                    let results = node
-                        .call("block_results", json!({"height": missing.to_string()}))
-                        .await;
-                    match results {
-                        Ok(res) => record_block(&follow, &r["block"], &res["txs_results"], missing),
-                        Err(e) => return fail(format!("reading missed results {missing}: {e}")),
-                    }
-                }
-                Err(e) => return fail(format!("reading missed block {missing}: {e}")),
+            let read = async {
+                let at = json!({"height": missing.to_string()});
+                let b = node.call("block", at.clone()).await?;
+                let r = node.call("block_results", at).await?;
+                anyhow::Ok((b, r))
+            };
+            match read.await {
+                Ok((b, r)) => record_block(follow, &b["block"], &r["txs_results"], missing),
+                Err(e) => return format!("reading missed block {missing}: {e}"),
             }
+            *last = Some(missing);
         }
         let results = &v["result"]["data"]["value"]["result_finalize_block"]["tx_results"];
-        record_block(&follow, block, results, height);
-        last = Some(height);
+        record_block(follow, block, results, height);
+        *last = Some(height);
     }
-    fail("websocket ended".into());
+    "websocket ended".into()
 }
 
 fn block_height(block: &Value) -> Option<u64> {
@@ -815,6 +827,7 @@ fn step_report(follow: &Mutex<Follow>, s: StepFacts) -> Value {
         "accepted": s.sent.accepted,
         "rejected": s.sent.rejected,
         "errors": s.sent.errors,
+        "follower_reconnects": f.reconnects,
         "pacer_behind_s": round(s.sent.behind_s, 2),
         "committed_in_window": s.committed_in_window,
         "committed_in_window_tps": round(s.committed_in_window as f64 / window_s, 1),

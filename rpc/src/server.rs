@@ -211,7 +211,9 @@ impl RpcServer {
     }
 
     fn state(self, local_addr: SocketAddr) -> Arc<RpcState> {
-        let (rendered, _) = broadcast::channel(self.config.ws_send_queue.max(16) * 4);
+        // As deep as the event channel: a block's events arrive at once, and a
+        // client reading at full speed must not count as lagging on them.
+        let (rendered, _) = broadcast::channel(crate::events::DEFAULT_EVENT_CAPACITY);
         let (registry, metrics) = match self.metrics {
             Some((r, m)) => (Some(r), Some(m)),
             None => (None, None),
