@@ -9,6 +9,12 @@ use cairn_node::config::Config;
 use cairn_node::home::{self, Home, TestnetOptions};
 use clap::{Parser, Subcommand};
 
+/// jemalloc instead of glibc malloc: under load the node renders and frees
+/// multi-megabyte JSON on many threads, and glibc's per-thread arenas kept
+/// several GiB of freed memory resident (bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Cairn: a permissioned proof-of-stake blockchain node with Tendermint-style BFT consensus.
 #[derive(Parser)]
 #[command(name = "cairn", version, about)]
