@@ -43,6 +43,12 @@ def rss_mib(pid):
     except OSError:
         return None
 
+def threads(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return None
+
 try:
     net.start_all()
     net.wait_height(0, 3, 120)
@@ -56,7 +62,8 @@ try:
     def sample_rss():
         t0 = time.time()
         while not done.wait(2):
-            series.append((round(time.time() - t0), [rss_mib(p.pid) for p in net.procs]))
+            series.append((round(time.time() - t0), [rss_mib(p.pid) for p in net.procs],
+                           [threads(p.pid) for p in net.procs]))
     threading.Thread(target=sample_rss, daemon=True).start()
     time.sleep(max(0, (secs - sample) / 2) + 5)  # +5: the generator signs before its clock
     subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-a", "-g",
@@ -65,9 +72,9 @@ try:
     out, _ = load.communicate(timeout=secs + 120)
     done.set()
     print("load:", out.strip())
-    print("rss MiB per node over time (node 0 serves the websocket):")
-    for t, r in series:
-        print(f"  t={t:>3}s {r}")
+    print("rss MiB and threads per node over time (node 0 serves the websocket):")
+    for t, r, n in series:
+        print(f"  t={t:>3}s rss {r} threads {n}")
     pids = ",".join(str(p.pid) for p in net.procs)
     with open(f"{d}/pids", "w") as f:
         f.write(pids)

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use cairn_mempool::MempoolError;
 use cairn_rpc::backend::{
     AccountInfo, BackendError, BlockResults, BlockSummary, BoxFuture, CheckTxResult,
     EvidenceRecord, MempoolStats, NetInfo, NodeBackend, OwnValidator, ProofOp, QueryResult,
@@ -16,6 +17,7 @@ use cairn_state::{StateError, StateKey, TxResult};
 use cairn_types::{
     Address, Block, BlockId, ChainParams, Commit, Hash, NodeId, PublicKey, Tx, ValidatorSet,
 };
+use tokio::sync::{mpsc, oneshot};
 
 use crate::chain::StoreView;
 use crate::config::Config;
@@ -26,9 +28,61 @@ use crate::node::{Assembled, Shared};
 /// How many blocks a `tx_search` by event, or an evidence listing, scans at most.
 pub const SCAN_BLOCKS: u64 = 10_000;
 
+/// RPC txs waiting for admission; when it is full, `broadcast_tx_*` callers
+/// wait (in async code, holding no thread) until their RPC timeout.
+const ADMISSION_QUEUE: usize = 4096;
+
+/// Most RPC txs admitted as one batch.
+const ADMISSION_BATCH: usize = 256;
+
+/// A tx from RPC and where its mempool verdict goes.
+type Admission = (Vec<u8>, oneshot::Sender<Result<(), MempoolError>>);
+
+/// Admits RPC txs on one task: whatever has queued goes through the mempool
+/// as one batch (one ZIP-215 batch verification, one lock), on one blocking
+/// thread at a time; admitted txs are gossiped. One `spawn_blocking` per tx
+/// had all 512 blocking threads of each node waiting on the mempool lock at
+/// 5,000 tx/s offered (`scripts/profile.sh`).
+fn spawn_admitter(shared: Arc<Shared>, network: Network) -> mpsc::Sender<Admission> {
+    let (sender, mut queue) = mpsc::channel::<Admission>(ADMISSION_QUEUE);
+    tokio::spawn(async move {
+        while let Some(first) = queue.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < ADMISSION_BATCH {
+                match queue.try_recv() {
+                    Ok(a) => batch.push(a),
+                    Err(_) => break,
+                }
+            }
+            let (txs, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let checked = txs.clone();
+            let shared = Arc::clone(&shared);
+            let verdicts = tokio::task::spawn_blocking(move || {
+                let view = StoreView(&shared.store);
+                let mut m = shared.mempool.lock().ok()?;
+                Some(m.check_txs(checked, &view))
+            })
+            .await;
+            // Without verdicts (poisoned lock) the replies are dropped: each
+            // caller gets an internal error.
+            let Ok(Some(verdicts)) = verdicts else {
+                continue;
+            };
+            for ((tx, reply), verdict) in txs.into_iter().zip(replies).zip(verdicts) {
+                if verdict.is_ok() {
+                    network.gossip_tx(tx);
+                }
+                let _ = reply.send(verdict.map(|_| ()));
+            }
+        }
+    });
+    sender
+}
+
 /// [`NodeBackend`] for a running node.
 pub struct Backend {
     shared: Arc<Shared>,
+    admissions: mpsc::Sender<Admission>,
     status: Arc<DriverStatus>,
     network: Network,
     node_id: NodeId,
@@ -138,25 +192,16 @@ impl Backend {
     }
 
     async fn admit(&self, tx: Vec<u8>) -> Result<CheckTxResult, BackendError> {
-        let shared = Arc::clone(&self.shared);
-        let bytes = tx.clone();
-        let admitted = tokio::task::spawn_blocking(move || {
-            let view = StoreView(&shared.store);
-            let mut m = shared.mempool.lock().map_err(|_| ())?;
-            Ok::<_, ()>(m.check_tx(bytes, &view).map(|_| ()))
-        })
-        .await
-        .map_err(|e| BackendError::Internal {
-            reason: e.to_string(),
-        })?
-        .map_err(|_| BackendError::Internal {
-            reason: "mempool lock poisoned".into(),
-        })?;
-        Ok(match admitted {
-            Ok(()) => {
-                self.network.gossip_tx(tx);
-                CheckTxResult::default()
-            }
+        let stopped = || BackendError::Internal {
+            reason: "mempool admission stopped (mempool lock poisoned)".into(),
+        };
+        let (reply, answer) = oneshot::channel();
+        self.admissions
+            .send((tx, reply))
+            .await
+            .map_err(|_| stopped())?;
+        Ok(match answer.await.map_err(|_| stopped())? {
+            Ok(()) => CheckTxResult::default(),
             Err(e) => CheckTxResult {
                 code: e.code(),
                 log: e.to_string(),
@@ -496,6 +541,7 @@ pub async fn spawn(
 ) -> anyhow::Result<cairn_rpc::server::RunningRpc> {
     let backend = Arc::new(Backend {
         shared: Arc::clone(&assembled.shared),
+        admissions: spawn_admitter(Arc::clone(&assembled.shared), network.clone()),
         status: Arc::clone(&assembled.status),
         network: network.clone(),
         node_id: assembled.node_key.public_key().node_id(),
