@@ -27,7 +27,7 @@ echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), 
 python3 - <<'PY'
 import os, subprocess, sys, threading, time
 sys.path.insert(0, "scripts")
-from cairnnet import Net, machine
+from cairnnet import Net, machine, metrics
 
 rate, secs = int(os.environ["PROFILE_RATE"]), int(os.environ["PROFILE_SECONDS"])
 sample, d = int(os.environ["PROFILE_SAMPLE_SECONDS"]), os.environ["PROFILE_DIR"]
@@ -72,6 +72,13 @@ try:
     out, _ = load.communicate(timeout=secs + 120)
     done.set()
     print("load:", out.strip())
+    # Where a height's time goes, on validator 1 (never the websocket node).
+    m = metrics(net.url(1))
+    for name, what in [("cairn_consensus_decision_seconds", "height start to decision"),
+                       ("cairn_state_block_processing_seconds", "execute and commit a block")]:
+        n = m.get(f"{name}_count", 0)
+        if n:
+            print(f"validator 1: {what}: mean {1000 * m[f'{name}_sum'] / n:.0f} ms over {n:.0f} blocks")
     print("rss MiB and threads per node over time (node 0 serves the websocket):")
     for t, r, n in series:
         print(f"  t={t:>3}s rss {r} threads {n}")

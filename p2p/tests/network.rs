@@ -629,9 +629,9 @@ async fn serial_a_proposal_with_a_large_block_crosses_the_consensus_topic() {
     use cairn_p2p::ConsensusMessage;
     use cairn_types::{Proposal, SignedProposal};
     let mut nodes = line(2, vec![Role::default(); 2]).await;
-    // A 2 MB block: 32 times gossipsub's 64 KiB default, within block_max_bytes.
+    // A 900 KB block: 14 times gossipsub's 64 KiB default, within block_max_bytes.
     let mut block = chain(1, HONEST).remove(0).0;
-    block.txs = (0..40u8).map(|i| Bytes(vec![i; 50_000])).collect();
+    block.txs = (0..18u8).map(|i| Bytes(vec![i; 50_000])).collect();
     let proposal = SignedProposal::sign(
         Proposal {
             height: 1,
@@ -645,7 +645,7 @@ async fn serial_a_proposal_with_a_large_block_crosses_the_consensus_topic() {
         &key(0),
     );
     let msg = GossipMessage::Consensus(ConsensusMessage::Proposal(proposal, Box::new(block)));
-    assert!(msg.encode().len() > 2_000_000);
+    assert!(msg.encode().len() > 900_000);
     publish_retry(&nodes[0], &msg).await;
     let got = nodes[1].wait(T, |s| match s {
         Seen::Gossip(_, m, _) if *m == msg => Some(()),

@@ -226,7 +226,12 @@ async fn tendermint_rpc_client_decodes_every_response() {
     assert_eq!(ni.n_peers, 1);
     let cp = c.consensus_params(height(2)).await.unwrap();
     assert_eq!(cp.block_height.value(), 2);
-    assert_eq!(cp.consensus_params.block.max_bytes, 4 * 1024 * 1024);
+    assert_eq!(
+        cp.consensus_params.block.max_bytes,
+        cairn_types::ChainParams::default()
+            .consensus
+            .block_max_bytes
+    );
     c.health().await.unwrap();
     let by_hash = c
         .block_by_hash(tendermint::Hash::Sha256(blocks[2].id().0.0))

@@ -134,11 +134,15 @@ impl Default for ChainParams {
     fn default() -> Self {
         ChainParams {
             consensus: ConsensusParams {
-                block_max_bytes: 4 * 1024 * 1024,
+                // About 6,000 transfers: executed in ~0.6 s here (bench/RESULTS.md),
+                // and a NewBlock event of a few MB. 4 MiB blocks (25,000
+                // transfers) took seconds per height and ~1 GiB of transient
+                // JSON on a node serving websocket subscribers.
+                block_max_bytes: 1024 * 1024,
                 tx_max_bytes: 64 * 1024,
                 evidence_max_age_blocks: 100_000,
                 evidence_max_age_ms: 48 * 3600 * 1000,
-                evidence_max_bytes: 1024 * 1024,
+                evidence_max_bytes: 256 * 1024,
             },
             app: AppParams {
                 min_fee_per_byte: 1,
