@@ -118,6 +118,17 @@ impl Limits {
         }
     }
 
+    /// Gossipsub's frame limit: the largest topic limit plus protobuf
+    /// framing and control. A larger frame is dropped by gossipsub's decoder.
+    pub fn max_frame_bytes(&self) -> usize {
+        let largest = Topic::ALL
+            .iter()
+            .map(|t| self.topic_limit(*t))
+            .max()
+            .unwrap_or(0);
+        largest + 64 * 1024
+    }
+
     /// The gossip limit of a topic.
     pub fn topic_limit(&self, topic: Topic) -> usize {
         match topic {

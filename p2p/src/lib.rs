@@ -58,10 +58,13 @@
 //! penalises the forwarding peer (a strike; more than `max_strikes` in
 //! `strike_window` bans it). A token dropped unreported counts as ignore.
 //! Sizes: gossipsub's frame limit is raised from its 64 KiB default to the
-//! largest topic limit plus framing, and each topic has its own limit, so a
-//! block fits on the consensus topic while a 4 MiB "tx batch" is dropped on
-//! receipt (gossipsub checks the per-topic limit as it decodes). Publishing
-//! above a topic's limit fails locally with [`NetworkError::TooLarge`].
+//! largest topic limit plus framing, so a block fits on the consensus topic;
+//! each topic's own limit is applied by p2p's decoding, so a 4 MiB "tx
+//! batch" is rejected on receipt and its sender struck (gossipsub's
+//! per-topic limit is not used: it drops silently, so the sender would go
+//! unpunished). A frame above gossipsub's limit is dropped by its decoder,
+//! unpunished. Publishing above a topic's limit fails locally with
+//! [`NetworkError::TooLarge`].
 //!
 //! ## Catch-up and block sync (request-response)
 //! Gossip drops duplicates and never re-sends, so peers can ask each other

@@ -228,24 +228,16 @@ fn build_behaviour(
 ) -> Result<Behaviour, Box<dyn std::error::Error + Send + Sync>> {
     let limits = &config.limits;
     let mut gs = gossipsub::ConfigBuilder::default();
-    let largest = Topic::ALL
-        .iter()
-        .map(|t| limits.topic_limit(*t))
-        .max()
-        .unwrap_or(0);
     gs.validation_mode(gossipsub::ValidationMode::Anonymous)
         .validate_messages()
         .message_id_fn(|m: &gossipsub::Message| MessageId::from(Hash::digest(&m.data).0.to_vec()))
         // The whole RPC frame: the largest message plus protobuf framing and control.
-        .max_transmit_size(largest + 64 * 1024)
+        // No per-topic limit here: gossipsub would drop a message above it
+        // silently (peer scoring is off), so the sender would never be
+        // penalised. `on_gossip` decodes with the topic's limit and strikes.
+        .max_transmit_size(limits.max_frame_bytes())
         .heartbeat_interval(config.heartbeat)
         .duplicate_cache_time(Duration::from_secs(120));
-    for t in Topic::ALL {
-        gs.max_transmit_size_for_topic(
-            limits.topic_limit(t),
-            IdentTopic::new(t.name(&config.chain_id)).hash(),
-        );
-    }
     let mut gossipsub =
         gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Anonymous, gs.build()?)?;
     for t in Topic::ALL {

@@ -156,7 +156,7 @@ async fn serial_invalid_message_is_rejected_and_not_forwarded() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serial_oversized_message_is_dropped() {
+async fn serial_oversized_message_is_rejected() {
     // Node 0 is misconfigured with a larger tx topic limit; node 1 is not.
     let mut c0 = config(vec![], vec![id(0), id(1)]);
     c0.limits.max_tx_batch_bytes = 4 * 1024 * 1024;
@@ -171,8 +171,10 @@ async fn serial_oversized_message_is_dropped() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let limit = cairn_p2p::Limits::from_params(&cairn_types::ChainParams::default().consensus)
         .max_tx_batch_bytes;
-    // 40 txs of 60,000 bytes: about 2.4 MB, above node 1's 1 MiB limit.
-    let big = GossipMessage::Txs(TxBatch((0..40u8).map(|i| Bytes(vec![i; 60_000])).collect()));
+    // 19 txs of 60,000 bytes: about 1.14 MB, above node 1's 1 MiB tx limit
+    // but within its gossipsub frame (the 1.25 MiB consensus limit plus
+    // framing), so it reaches p2p's decoding.
+    let big = GossipMessage::Txs(TxBatch((0..19u8).map(|i| Bytes(vec![i; 60_000])).collect()));
     assert!(big.encode().len() > limit);
     publish_retry(&n0, &big).await;
     let small = batch(b"small");
@@ -184,6 +186,11 @@ async fn serial_oversized_message_is_dropped() {
         "oversized message must be dropped"
     );
     assert_eq!(gossip_count(&seen, &small), 1, "the link still works");
+    assert_eq!(
+        n1.net.metrics().rejected_on(Topic::Txs),
+        1,
+        "rejected, so the sender is struck"
+    );
     // Locally, publishing above the topic limit is refused outright.
     let e = n1.net.publish(&big).await.unwrap_err();
     assert!(
