@@ -121,6 +121,12 @@ pub enum NetEvent {
         /// Its latest committed height.
         height: u64,
     },
+    /// A peer disconnected or was banned: its advertised height no longer
+    /// counts (a banned liar would otherwise stay the peer to sync from).
+    PeerGone {
+        /// The peer.
+        peer: NodeId,
+    },
 }
 
 /// A committed block, as published to RPC subscribers.
@@ -420,6 +426,12 @@ impl Driver {
                 self.maybe_request();
                 Ok(())
             }
+            NetEvent::PeerGone { peer } => {
+                if self.best_peer.is_some_and(|(p, _)| p == peer) {
+                    self.best_peer = None;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -468,14 +480,19 @@ impl Driver {
             }
         };
         let outputs = self.process(input)?;
-        if let Some(peer) = from
-            && outputs
-                .iter()
-                .any(|o| matches!(o, Output::Ignored(i) if i.is_misbehaviour()))
-        {
+        self.penalise_if_misbehaved(&outputs, from);
+        Ok(())
+    }
+
+    /// Reports `from` when the core found its input provably bad; returns whether it did.
+    fn penalise_if_misbehaved(&self, outputs: &[Output], from: Option<NodeId>) -> bool {
+        let bad = outputs
+            .iter()
+            .any(|o| matches!(o, Output::Ignored(i) if i.is_misbehaviour()));
+        if bad && let Some(peer) = from {
             let _ = self.net.try_send(NetCommand::Penalise(peer));
         }
-        Ok(())
+        bad
     }
 
     fn validate(&self, block: &Block, round: u32) -> bool {
@@ -548,7 +565,11 @@ impl Driver {
             self.requested = None;
             return Ok(());
         }
-        self.process(Input::Decided { block, commit })?;
+        let outputs = self.process(Input::Decided { block, commit })?;
+        // A valid block with a forged commit: ask again, elsewhere.
+        if self.penalise_if_misbehaved(&outputs, from) {
+            self.requested = None;
+        }
         Ok(())
     }
 

@@ -222,6 +222,9 @@ pub async fn spawn(
                     let _ = to_driver.try_send(NetEvent::PeerHeight { peer, height });
                 }
                 NetworkEvent::PeerConnected { .. } | NetworkEvent::PeerDisconnected { .. } => {
+                    if let NetworkEvent::PeerDisconnected { peer } = ev {
+                        let _ = to_driver.try_send(NetEvent::PeerGone { peer });
+                    }
                     if let Ok(list) = handle.peers().await
                         && let Ok(mut p) = peers.lock()
                     {
@@ -230,6 +233,7 @@ pub async fn spawn(
                 }
                 NetworkEvent::PeerBanned { peer, reason } => {
                     warn!(%peer, ?reason, "peer banned");
+                    let _ = to_driver.try_send(NetEvent::PeerGone { peer });
                 }
             }
         }
@@ -353,6 +357,10 @@ async fn fetch_decided(
                 return;
             }
             Ok(_) => {}
+            Err(e) if e.is_bad_peer() => {
+                warn!(%peer, error = %e, "invalid block sync answer");
+                let _ = p2p.report_bad_peer(peer, e.to_string()).await;
+            }
             Err(e) => debug!(%peer, error = %e, "block request failed"),
         }
     }
