@@ -10,9 +10,9 @@ mod common;
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use cairn_genesis::keys::{AccountKeyFile, NodeKeyFile, ValidatorKeyFile};
-use cairn_p2p::{ConsensusMessage, NetworkConfig, PeerAddr};
-use cairn_types::{BlockId, ChainParams, Hash, SignedVote, SigningKey, Time, Vote, VoteKind};
+use cairn_genesis::keys::{AccountKeyFile, ValidatorKeyFile};
+use cairn_p2p::ConsensusMessage;
+use cairn_types::{BlockId, Hash, SignedVote, SigningKey, Time, Vote, VoteKind};
 use common::{Testnet, post};
 use serde_json::Value;
 
@@ -105,27 +105,11 @@ fn serial_e2e_equivocation_is_slashed_and_a_late_full_node_syncs_across_the_set_
 
     // The byzantine peer: the p2p crate with node 4's key, dialing the validators.
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let node_key = NodeKeyFile::load(&net.home(4).join("config/node_key.json")).unwrap();
     let v0_key =
         ValidatorKeyFile::load(&net.home(0).join("config/priv_validator_key.json")).unwrap();
-    let mut config = NetworkConfig::new(&net.chain_id, &ChainParams::default().consensus);
-    config.listen = vec!["/ip4/127.0.0.1/tcp/0".parse().unwrap()];
-    config.persistent_peers = (0..4)
-        .map(|i| PeerAddr::parse(&net.nodes[i].p2p).unwrap())
-        .collect();
-    let (peer, mut events, _task) = rt
-        .block_on(cairn_p2p::start(
-            config,
-            &node_key,
-            cairn_p2p::Metrics::default(),
-        ))
-        .unwrap();
+    let config = net.p2p_peer_config("/ip4/127.0.0.1/tcp/0", &[0, 1, 2, 3]);
+    let (peer, mut events) = rt.block_on(net.start_p2p_peer(4, config));
     rt.spawn(async move { while events.recv().await.is_some() {} });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while rt.block_on(peer.peers()).unwrap().len() < 4 {
-        assert!(Instant::now() < deadline, "byzantine peer did not connect");
-        std::thread::sleep(Duration::from_millis(200));
-    }
     // Let gossipsub build its mesh (a few heartbeats) before publishing.
     std::thread::sleep(Duration::from_secs(3));
 

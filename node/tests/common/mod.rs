@@ -245,6 +245,86 @@ impl Testnet {
     pub fn home(&self, i: usize) -> &Path {
         &self.nodes[i].home
     }
+
+    /// The pid of node `i`'s process, if it runs.
+    pub fn pid(&self, i: usize) -> Option<u32> {
+        self.nodes[i].child.as_ref().map(Child::id)
+    }
+
+    /// Node `i`'s p2p listen address as a multiaddr.
+    pub fn p2p_listen(&self, i: usize) -> String {
+        let port = self.nodes[i].p2p.rsplit(':').next().unwrap();
+        format!("/ip4/127.0.0.1/tcp/{port}")
+    }
+
+    /// Config of a peer on this chain (default consensus limits) that
+    /// listens on `listen` and stays connected to the nodes `dial`.
+    pub fn p2p_peer_config(&self, listen: &str, dial: &[usize]) -> cairn_p2p::NetworkConfig {
+        let params = cairn_types::ChainParams::default().consensus;
+        let mut config = cairn_p2p::NetworkConfig::new(&self.chain_id, &params);
+        config.listen = vec![listen.parse().unwrap()];
+        config.persistent_peers = dial
+            .iter()
+            .map(|&i| cairn_p2p::PeerAddr::parse(&self.nodes[i].p2p).unwrap())
+            .collect();
+        config
+    }
+
+    /// Starts a peer built on the p2p crate alone (no node behind it) with
+    /// node `i`'s node key, which every node of the testnet allowlists as a
+    /// persistent peer, and waits until it is connected to `config`'s
+    /// persistent peers.
+    pub async fn start_p2p_peer(
+        &self,
+        i: usize,
+        config: cairn_p2p::NetworkConfig,
+    ) -> (
+        cairn_p2p::Network,
+        tokio::sync::mpsc::Receiver<cairn_p2p::NetworkEvent>,
+    ) {
+        let key =
+            cairn_genesis::keys::NodeKeyFile::load(&self.home(i).join("config/node_key.json"))
+                .unwrap();
+        let want = config.persistent_peers.len();
+        let (peer, mut events, _task) =
+            cairn_p2p::start(config, &key, cairn_p2p::Metrics::default())
+                .await
+                .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        // Events queue meanwhile; the caller drains them.
+        while peer.peers().await.unwrap().len() < want {
+            assert!(Instant::now() < deadline, "p2p peer {i} did not connect");
+            if let Ok(Some(ev)) =
+                tokio::time::timeout(Duration::from_millis(200), events.recv()).await
+            {
+                drop(ev);
+            }
+        }
+        (peer, events)
+    }
+}
+
+/// Resident set size of process `pid` in KiB (VmRSS in /proc), if it runs.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The value of an unlabelled metric (or the sum over a labelled one's
+/// series) in node `i`'s /metrics.
+pub fn metric(net: &Testnet, i: usize, name: &str) -> u64 {
+    let text = get_text(&format!("{}/metrics", net.nodes[i].rpc)).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 impl Drop for Testnet {
@@ -283,17 +363,32 @@ pub fn transfer(
     amount: u64,
     nonce: u64,
 ) -> Vec<u8> {
-    let (_, key) =
-        cairn_genesis::keys::AccountKeyFile::load(&net.accounts_dir().join(format!("{from}.json")))
-            .unwrap();
+    signed_transfer(&net.chain_id, &account_key(net, from), to, amount, nonce).to_bytes()
+}
+
+/// The signing key of a testnet account key file.
+pub fn account_key(net: &Testnet, name: &str) -> cairn_types::SigningKey {
+    cairn_genesis::keys::AccountKeyFile::load(&net.accounts_dir().join(format!("{name}.json")))
+        .unwrap()
+        .1
+}
+
+/// A transfer signed with `key` on `chain_id`.
+pub fn signed_transfer(
+    chain_id: &str,
+    key: &cairn_types::SigningKey,
+    to: cairn_types::Address,
+    amount: u64,
+    nonce: u64,
+) -> cairn_types::Tx {
     let body = cairn_types::TxBody {
-        chain_id: net.chain_id.clone().into(),
+        chain_id: chain_id.to_owned().into(),
         sender: key.public_key(),
         nonce,
         fee: 10_000,
         msg: cairn_types::Msg::Transfer { to, amount },
     };
-    cairn_types::Tx::sign(body, &key).to_bytes()
+    cairn_types::Tx::sign(body, key)
 }
 
 /// The address of a testnet account key file.
