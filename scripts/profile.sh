@@ -88,10 +88,37 @@ try:
 finally:
     net.stop_all()
 PY
-report() { perf report -i "$PROFILE_DIR/perf.data" --stdio --no-children "$@" 2>/dev/null | grep -v '^#' | grep -v '^$'; }
-echo "CPU by process (pid) and thread name (comm):"
-report -g none --sort pid,comm | grep '%' | head -12
-echo "top symbols, all processes:"
-report -g none --sort comm,dso,sym | grep '%' | head -40
-echo "top symbols, validator 1 only:"
-report -g none --pid "$(cut -d, -f2 "$PROFILE_DIR/pids")" --sort dso,sym | grep '%' | head -30
+perf script -i "$PROFILE_DIR/perf.data" -F pid,ip,sym,dso -G 2>/dev/null > "$PROFILE_DIR/samples.txt"
+python3 - "$PROFILE_DIR" <<'PY'
+import collections, re, sys
+d = sys.argv[1]
+validators = set(open(f"{d}/pids").read().split(","))
+# First match wins: the order puts specific libraries before generic ones.
+kinds = [("ed25519 verification (curve25519, sha512)", r"curve25519|sha512|Scalar52|subtle::|ed25519|zebra"),
+         ("allocator (jemalloc, glibc)", r"malloc|_int_free|cfree|unlink_chunk|realloc|rust_dealloc|rust_alloc|operator new|_rjem_|rallocx|sdallocx|je_"),
+         ("memcpy, memmove, memset, memcmp", r"mem(move|cpy|set|cmp)"),
+         ("sha256 (tree, tx and key hashes)", r"sha256"),
+         ("rocksdb (and lz4, zstd)", r"rocksdb|LZ4|ZSTD|lz4|zstd"),
+         ("libp2p (gossipsub, yamux, noise)", r"libp2p|gossipsub|yamux|snow|noise|chacha|prost|multistream"),
+         ("json (serde_json)", r"serde_json|format_escaped"),
+         ("http (axum, hyper)", r"hyper|axum|http::|tower"),
+         ("tokio, futures", r"tokio|futures|waker|mio"),
+         ("btree and hash maps", r"btree|hashbrown|sip::|hash_one"),
+         ("other cairn code", r"cairn_"),
+         ("kernel", r"kernel\.kallsyms")]
+by_pid, kinds_count, n = collections.Counter(), collections.Counter(), 0
+for line in open(f"{d}/samples.txt"):
+    fields = line.split(None, 2)
+    if len(fields) < 3:
+        continue
+    pid, sym = fields[0], fields[2]
+    by_pid[pid] += 1
+    if pid not in validators:
+        continue
+    n += 1
+    kinds_count[next((k for k, pat in kinds if re.search(pat, sym)), "other")] += 1
+total = sum(by_pid.values()) or 1
+print(f"CPU samples: validators {100 * n / total:.1f}%, of which:")
+for k, c in kinds_count.most_common():
+    print(f"  {100 * c / max(n, 1):5.1f}%  {k}")
+PY
