@@ -356,7 +356,23 @@ async fn fetch_decided(
                 }
                 return;
             }
-            Ok(_) => {}
+            Ok(_) => {
+                // Blocks are never pruned: a peer that advertised `height` or
+                // more and serves nothing from it lied, and would otherwise
+                // stay the peer a syncing node asks.
+                let advertised = p2p
+                    .peers()
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|p| p.node_id == peer)
+                    .and_then(|p| p.height);
+                if let Some(h) = advertised.filter(|h| *h >= height) {
+                    let reason = format!("advertised height {h}, served nothing from {height}");
+                    warn!(%peer, %reason, "block sync liar");
+                    let _ = p2p.report_bad_peer(peer, reason).await;
+                }
+            }
             Err(e) if e.is_bad_peer() => {
                 warn!(%peer, error = %e, "invalid block sync answer");
                 let _ = p2p.report_bad_peer(peer, e.to_string()).await;

@@ -1,5 +1,5 @@
 //! Hostile peers (issue #8, item 7). Four validators run; after a baseline,
-//! ten allowlisted peers built on the p2p crate alone (one node key each,
+//! eleven allowlisted peers built on the p2p crate alone (one node key each,
 //! so each kind of attack gets its own verdict) attack them for as long,
 //! while a fresh full node syncs:
 //!
@@ -15,6 +15,7 @@
 //! | `bad_txs` | tx batches from a funded account with bad signatures | reject, ban |
 //! | `forged_blocks` | advertises a height far ahead; answers block requests with the real proposed block and a forged commit, or a block it made up | ban (reported) |
 //! | `mismatched_answers` | same, but the commit is for another block | ban (reported) |
+//! | `height_liar` | advertises a height far ahead; answers block requests with no block | ban (reported) |
 //!
 //! Verdict (all strict unless said): every validator and the full node hold
 //! the same block hash at every height; each `reject` peer is banned by
@@ -63,10 +64,11 @@ enum Attack {
     BadTxs,
     ForgedBlocks,
     MismatchedAnswers,
+    HeightLiar,
 }
 
 impl Attack {
-    const ALL: [Attack; 10] = [
+    const ALL: [Attack; 11] = [
         Attack::BadSignature,
         Attack::NonValidator,
         Attack::FarPast,
@@ -77,6 +79,7 @@ impl Attack {
         Attack::BadTxs,
         Attack::ForgedBlocks,
         Attack::MismatchedAnswers,
+        Attack::HeightLiar,
     ];
 
     fn name(self) -> &'static str {
@@ -91,6 +94,7 @@ impl Attack {
             Attack::BadTxs => "bad_txs",
             Attack::ForgedBlocks => "forged_blocks",
             Attack::MismatchedAnswers => "mismatched_answers",
+            Attack::HeightLiar => "height_liar",
         }
     }
 
@@ -104,13 +108,19 @@ impl Attack {
     fn period(self) -> Duration {
         match self {
             Attack::Oversized | Attack::OversizedFrame => Duration::from_millis(250),
-            Attack::ForgedBlocks | Attack::MismatchedAnswers => Duration::from_secs(1),
+            Attack::ForgedBlocks | Attack::MismatchedAnswers | Attack::HeightLiar => {
+                Duration::from_secs(1)
+            }
             _ => Duration::from_millis(20),
         }
     }
 
+    /// Whether it advertises a far height and answers block requests.
     fn forges(self) -> bool {
-        matches!(self, Attack::ForgedBlocks | Attack::MismatchedAnswers)
+        matches!(
+            self,
+            Attack::ForgedBlocks | Attack::MismatchedAnswers | Attack::HeightLiar
+        )
     }
 }
 
@@ -227,7 +237,7 @@ fn craft(kind: Attack, ctx: &Ctx, n: u64) -> Vec<(Topic, Vec<u8>)> {
                 GossipMessage::Txs(cairn_p2p::TxBatch(txs)).encode(),
             )]
         }
-        Attack::ForgedBlocks | Attack::MismatchedAnswers => Vec::new(),
+        Attack::ForgedBlocks | Attack::MismatchedAnswers | Attack::HeightLiar => Vec::new(),
     }
 }
 
@@ -303,7 +313,11 @@ async fn handle_events(
                     },
                 ..
             } if kind.forges() => {
-                responder.send(vec![forge(kind, &ctx, from)]);
+                let answer = match kind {
+                    Attack::HeightLiar => Vec::new(),
+                    _ => vec![forge(kind, &ctx, from)],
+                };
+                responder.send(answer);
                 stats.answered.fetch_add(1, Ordering::Relaxed);
             }
             NetworkEvent::PeerDisconnected { .. } => {
