@@ -13,14 +13,15 @@
 //! | `oversized` | 50 KB above the tx topic's limit, 10 KB above the evidence topic's | reject, ban |
 //! | `oversized_frame` | 100 KB above gossipsub's frame limit | dropped by gossipsub's decoder, unpunished |
 //! | `bad_txs` | tx batches from a funded account with bad signatures | reject, ban |
-//! | `forged_blocks` | advertises a height far ahead; answers block requests with the real proposed block and a forged commit, or a block it made up | ban (reported) |
+//! | `forged_blocks` | advertises a height far ahead; answers block requests with the real block and a commit with corrupted signatures (a block it made up above the heights it downloaded) | ban (reported) |
 //! | `mismatched_answers` | same, but the commit is for another block | ban (reported) |
 //! | `height_liar` | advertises a height far ahead; answers block requests with no block | ban (reported) |
 //!
 //! Verdict (all strict unless said): every validator and the full node hold
 //! the same block hash at every height; each `reject` peer is banned by
 //! every validator (its log says so) and connected to none at the end,
-//! each unpunished peer banned by none; the full node reaches the tip; every
+//! each unpunished peer banned by none; the full node bans `forged_blocks`
+//! (it asks for heights the forger holds real blocks of) and reaches the tip; every
 //! validator's RSS grows by less than 100 MiB over its value at the end of
 //! the baseline; the chain keeps at least 80% of its baseline commit rate
 //! in the long form (`CHAOS_SECONDS` >= 300, `scripts/hostile-peer.sh`),
@@ -35,8 +36,8 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cairn_node::home::now;
@@ -138,8 +139,8 @@ struct Ctx {
     limits: Limits,
     /// A real block (height 1): proposals and made-up blocks start from it.
     template: Block,
-    /// Real blocks seen in gossiped proposals, by height (the forger serves them).
-    proposed: Mutex<BTreeMap<u64, Block>>,
+    /// The real chain up to the attack's start, with commits (the forger serves it).
+    chain: BTreeMap<u64, (Block, Commit)>,
     stop: AtomicBool,
 }
 
@@ -245,12 +246,20 @@ fn craft(kind: Attack, ctx: &Ctx, n: u64) -> Vec<(Topic, Vec<u8>)> {
 /// with a commit whose signatures are garbage, for the block served or
 /// (mismatched) for another.
 fn forge(kind: Attack, ctx: &Ctx, height: u64) -> (Block, Commit) {
-    let real = ctx.proposed.lock().unwrap().get(&height).cloned();
-    let block = real.unwrap_or_else(|| {
-        let mut b = ctx.template.clone();
-        b.header.height = height;
-        b
-    });
+    if kind == Attack::ForgedBlocks
+        && let Some((block, commit)) = ctx.chain.get(&height)
+    {
+        // The real block passes validation; only the commit can betray it.
+        let mut commit = commit.clone();
+        for sig in &mut commit.signatures {
+            if let CommitSig::ForBlock { signature, .. } = sig {
+                signature.0[0] ^= 1;
+            }
+        }
+        return (block.clone(), commit);
+    }
+    let mut block = ctx.template.clone();
+    block.header.height = height;
     let block_id = match kind {
         Attack::MismatchedAnswers => BlockId(Hash::digest(b"not the block served")),
         _ => block.id(),
@@ -296,16 +305,6 @@ async fn handle_events(
 ) {
     while let Some(ev) = events.recv().await {
         match ev {
-            NetworkEvent::Gossip {
-                message: GossipMessage::Consensus(ConsensusMessage::Proposal(p, block)),
-                ..
-            } if kind.forges() => {
-                let mut seen = ctx.proposed.lock().unwrap();
-                seen.insert(p.proposal.height, *block);
-                while seen.len() > 64 {
-                    seen.pop_first();
-                }
-            }
             NetworkEvent::Request {
                 request:
                     InboundRequest::Blocks {
@@ -423,11 +422,20 @@ fn serial_hostile_peers_are_banned_while_the_chain_keeps_its_pace() {
         })
         .collect();
     let v0 = NodeId::from_hex(&net.nodes[0].node_id).unwrap();
-    let template = rt
-        .block_on(peers[0].0.request_blocks(v0, 1, 1))
-        .unwrap()
-        .remove(0)
-        .0;
+    let mut chain = BTreeMap::new();
+    loop {
+        let from = chain.len() as u64 + 1;
+        let blocks = rt
+            .block_on(peers[0].0.request_blocks(v0, from, from + 99))
+            .unwrap();
+        if blocks.is_empty() {
+            break;
+        }
+        for (b, c) in blocks {
+            chain.insert(b.header.height, (b, c));
+        }
+    }
+    let template = chain[&1].0.clone();
     let ctx = Arc::new(Ctx {
         chain_id: net.chain_id.clone(),
         tip: AtomicU64::new(tip(&net)),
@@ -438,7 +446,7 @@ fn serial_hostile_peers_are_banned_while_the_chain_keeps_its_pace() {
         funded: common::account_key(&net, "account0"),
         limits: Limits::from_params(&cairn_types::ChainParams::default().consensus),
         template,
-        proposed: Mutex::new(BTreeMap::new()),
+        chain,
         stop: AtomicBool::new(false),
     });
     // Let gossipsub exchange subscriptions before the first publish.
@@ -512,6 +520,15 @@ fn serial_hostile_peers_are_banned_while_the_chain_keeps_its_pace() {
     let punished_total = Attack::ALL.iter().filter(|k| k.punished()).count();
     let spared_total = Attack::ALL.len() - punished_total;
 
+    // The full node, which started from nothing, asked the forgers too: it
+    // must have banned the one serving real blocks with corrupted commits.
+    for (k, kind) in Attack::ALL.iter().enumerate().filter(|(_, k)| k.forges()) {
+        let reason = ban_reason(&net, syncing, &net.nodes[VALIDATORS + k].node_id);
+        println!("full node on {}: banned={reason:?}", kind.name());
+        if *kind == Attack::ForgedBlocks && reason.is_none() {
+            failures.push("the full node did not ban forged_blocks".to_owned());
+        }
+    }
     // The full node reaches the validators' tip despite the forgers.
     let top = tip(&net);
     let synced = (0..120).any(|_| {

@@ -258,7 +258,8 @@ impl Testnet {
     }
 
     /// Config of a peer on this chain (default consensus limits) that
-    /// listens on `listen` and stays connected to the nodes `dial`.
+    /// listens on `listen`, stays connected to the nodes `dial` and lets
+    /// every node of the testnet connect.
     pub fn p2p_peer_config(&self, listen: &str, dial: &[usize]) -> cairn_p2p::NetworkConfig {
         let params = cairn_types::ChainParams::default().consensus;
         let mut config = cairn_p2p::NetworkConfig::new(&self.chain_id, &params);
@@ -266,6 +267,11 @@ impl Testnet {
         config.persistent_peers = dial
             .iter()
             .map(|&i| cairn_p2p::PeerAddr::parse(&self.nodes[i].p2p).unwrap())
+            .collect();
+        config.extra_allowed = self
+            .nodes
+            .iter()
+            .map(|n| cairn_types::NodeId::from_hex(&n.node_id).unwrap())
             .collect();
         config
     }
