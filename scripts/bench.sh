@@ -40,43 +40,46 @@ echo "commit $commit, $when, $(nproc) cores ($cpu), load $(cut -d' ' -f1-3 /proc
 step "signature verification limit (no node running)"
 "$CAIRN" bench limit --seconds 5 --validators 4 | tee "$dir/limit.json"
 
-step "testnet: 4 validators, $accounts funded accounts, timeout_commit ${timeout_commit} ms"
-"$CAIRN" testnet --validators 4 --accounts "$accounts" --output "$dir/net" --starting-port "$port" --overwrite >/dev/null
-mapfile -t homes < <(python3 -c 'import json,sys; [print(n["home"]) for n in json.load(open(sys.argv[1]))["nodes"]]' "$dir/net/nodes.json")
-mapfile -t urls < <(python3 -c 'import json,sys; [print(n["rpc_url"]) for n in json.load(open(sys.argv[1]))["nodes"]]' "$dir/net/nodes.json")
-pids=()
-stop_nodes() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  sleep 2
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-}
-trap stop_nodes EXIT
-mkdir -p "$dir/logs"
-for i in "${!homes[@]}"; do
-  "$CAIRN" start --home "${homes[$i]}" --set "consensus.timeout_commit_ms=$timeout_commit" >"$dir/logs/node$i.log" 2>&1 &
-  pids+=($!)
-done
-for ((t=0; t<120; t++)); do
-  h=$(curl -s -m 2 "${urls[0]}/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["result"]["sync_info"]["latest_block_height"])' 2>/dev/null || true)
-  [[ -n $h && $h -ge 3 ]] && break; sleep 1
-done
-[[ -n ${h:-} && $h -ge 3 ]] || { echo "bench: FAIL testnet made no blocks; see $dir/logs"; exit 1; }
+step "testnet: 4 validators, $accounts funded accounts, timeout_commit ${timeout_commit} ms; sweep $rates tx/s, $secs s each; latency run at 50% of the best"
+export CAIRN_BIN=$CAIRN
+python3 - "$dir" "$port" "$accounts" "$timeout_commit" "$rates" "$secs" <<'PY'
+import json, os, subprocess, sys
+sys.path.insert(0, "scripts")
+from cairnnet import Net
 
-load() { # load RATES SECONDS OUT
-  local args=()
-  for u in "${urls[@]}"; do args+=(--node "$u"); done
-  for p in "${pids[@]}"; do args+=(--pid "$p"); done
-  "$CAIRN" bench load "${args[@]}" --accounts-dir "$dir/net/accounts" --rates "$1" --duration "$2" | tee "$3"
-}
+d, port, accounts, timeout_commit, rates, secs = sys.argv[1:]
+cairn = os.environ["CAIRN_BIN"]
+net = Net(cairn, d, 4, int(port), accounts=int(accounts),
+          extra_args=["--set", f"consensus.timeout_commit_ms={timeout_commit}"])
 
-step "saturation sweep: $rates tx/s offered, $secs s each"
-load "$rates" "$secs" "$dir/sweep.jsonl"
-best=$(python3 -c 'import json,sys; print(max(json.loads(l)["committed_tps"] for l in open(sys.argv[1])))' "$dir/sweep.jsonl")
-half=$(python3 -c "print(max(100, int($best / 2)))")
+def load(rates, out):
+    args = [cairn, "bench", "load", "--accounts-dir", net.accounts_dir, "--rates", rates,
+            "--duration", secs]
+    for i in range(4):
+        args += ["--node", net.url(i), "--pid", str(net.procs[i].pid)]
+    steps = []
+    with open(out, "w") as f, subprocess.Popen(args, stdout=subprocess.PIPE, text=True) as p:
+        for line in p.stdout:  # one JSON line per step, shown as it ends
+            print(line, end="", flush=True)
+            f.write(line)
+            steps.append(json.loads(line))
+    if p.returncode:
+        sys.exit(f"bench: FAIL the load generator exited with {p.returncode}")
+    return steps
 
-step "latency run at 50% of the best committed rate ($half tx/s)"
-load "$half" "$secs" "$dir/latency.jsonl"
+try:
+    net.start_all()
+    try:
+        net.wait_height(0, 3, 120)
+    except TimeoutError:
+        sys.exit(f"bench: FAIL testnet made no blocks; see {d}/logs")
+    sweep = load(rates, f"{d}/sweep.jsonl")
+    half = max(100, int(max(s["committed_tps"] for s in sweep) / 2))
+    print(f"latency run at 50% of the best committed rate: {half} tx/s", flush=True)
+    load(str(half), f"{d}/latency.jsonl")
+finally:
+    net.stop_all()
+PY
 
 python3 - "$dir" "$form" "$commit" "$when" "$(nproc)" "$rates" "$secs" "$timeout_commit" <<'PY'
 import json, sys
