@@ -168,13 +168,16 @@ impl Default for P2pConfig {
     }
 }
 
+/// Default `rpc.max_batch_size`; Cairn's own clients batch this many calls.
+pub const DEFAULT_MAX_BATCH_SIZE: u32 = 50;
+
 impl Default for RpcConfig {
     fn default() -> Self {
         RpcConfig {
             listen_address: "127.0.0.1:26657".into(),
             max_body_bytes: 1024 * 1024,
             max_connections: 900,
-            max_batch_size: 50,
+            max_batch_size: DEFAULT_MAX_BATCH_SIZE,
             timeout_ms: 10_000,
             timeout_broadcast_tx_commit_ms: 10_000,
             max_subscription_clients: 100,

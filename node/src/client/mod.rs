@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 /// The default node address (CometBFT's RPC port on loopback).
 pub const DEFAULT_NODE: &str = "http://127.0.0.1:26657";
 /// Calls per JSON-RPC batch this client sends: the node's default `rpc.max_batch_size`.
-pub const MAX_BATCH: usize = 50;
+pub const MAX_BATCH: usize = crate::config::DEFAULT_MAX_BATCH_SIZE as usize;
 /// How long one HTTP request may take (a `broadcast_tx_commit` waits for a block).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest stored values decoded here (accounts and parameters are far smaller).
