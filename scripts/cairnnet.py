@@ -8,6 +8,7 @@ Prometheus metrics. Standard library only.
 import datetime
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -70,7 +71,28 @@ class Net:
             self.nodes = json.load(f)["nodes"]
         self.extra_args = list(extra_args)
         self.procs = [None] * len(self.nodes)
+        # Per node: what `cairn start` runs under (e.g. `ip netns exec NS`).
+        self.wrappers = [[] for _ in self.nodes]
         os.makedirs(f"{dir}/logs", exist_ok=True)
+
+    def move_to_hosts(self, hosts):
+        """Node i listens on hosts[i] (for p2p and RPC) instead of 127.0.0.1,
+        and every node's persistent peers follow: the generated addresses
+        are rewritten by port, each port being one node's."""
+        owner = {}
+        for i, n in enumerate(self.nodes):
+            for addr in (n["rpc_url"], n["p2p_address"]):
+                owner[addr.rsplit(":", 1)[1]] = hosts[i]
+        def rewrite(text):
+            return re.sub(r"127\.0\.0\.1:(\d+)",
+                          lambda m: f"{owner.get(m[1], '127.0.0.1')}:{m[1]}", text)
+        for n in self.nodes:
+            path = f"{n['home']}/config/config.toml"
+            with open(path) as f:
+                text = rewrite(f.read())
+            with open(path, "w") as f:
+                f.write(text)
+            n["rpc_url"] = rewrite(n["rpc_url"])
 
     def url(self, i):
         return self.nodes[i]["rpc_url"]
@@ -78,7 +100,8 @@ class Net:
     def start(self, i):
         log = open(f"{self.dir}/logs/node{i}.log", "ab")
         self.procs[i] = subprocess.Popen(
-            [self.cairn, "start", "--home", self.nodes[i]["home"], *self.extra_args],
+            [*self.wrappers[i], self.cairn, "start", "--home", self.nodes[i]["home"],
+             *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT)
 
     def start_all(self):

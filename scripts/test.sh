@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Cairn test: formatting, lints, the crate walls, the whole
 # test suite (unit, property, simulation, integration, end to end), the short
-# form of the process-chaos script, and each fuzz target briefly.
+# forms of the process- and network-chaos scripts, and each fuzz target briefly.
 # Installs what it needs on a fresh Debian machine with only the Rust toolchain.
 # Builds in one profile (release) so RocksDB's C++ is compiled once per target dir;
 # set CARGO_TARGET_DIR to keep that build outside the clone.
@@ -28,6 +28,10 @@ cargo nextest run --release --workspace --locked --no-fail-fast
 step "process chaos (short)"
 # kill -9 under load for 90 s; the verdict is the last line.
 CHAOS_SECONDS=90 scripts/chaos-kill.sh
+
+step "network chaos (short)"
+# Partitions and a slow validator between network namespaces for 120 s (as root).
+CHAOS_SECONDS=120 scripts/chaos-net.sh
 
 step "fuzz (short)"
 # 20 s per target (about 3 minutes, plus a first build of about 6 minutes in
