@@ -222,6 +222,19 @@ pub async fn start(
     Ok((network, ev_rx, handle))
 }
 
+/// Every dial leaves from a new local port. libp2p's default reuses the
+/// listening port, so two nodes dialling each other at once open one TCP
+/// connection from both ends (a simultaneous open) on which both start the
+/// noise handshake as initiator, and it fails. Between network namespaces
+/// with 50 ms links (`scripts/chaos-net.sh`), synchronised redials made
+/// that happen on most pairs, every time.
+fn dial_opts(addr: Multiaddr) -> DialOpts {
+    DialOpts::unknown_peer_id()
+        .address(addr)
+        .allocate_new_port()
+        .build()
+}
+
 fn build_behaviour(
     key: &libp2p::identity::Keypair,
     config: &NetworkConfig,
@@ -345,7 +358,7 @@ impl Service {
             if self.swarm.behaviour_mut().gate.is_banned(&id, now) {
                 continue;
             }
-            let opts = DialOpts::unknown_peer_id().address(addr.clone()).build();
+            let opts = dial_opts(addr.clone());
             let conn = opts.connection_id();
             match self.swarm.dial(opts) {
                 Ok(()) => {
@@ -1038,7 +1051,7 @@ impl Service {
                 let _ = reply.send(self.swarm.listeners().cloned().collect());
             }
             Command::Dial { addr } => {
-                if let Err(e) = self.swarm.dial(addr.clone()) {
+                if let Err(e) = self.swarm.dial(dial_opts(addr.clone())) {
                     tracing::warn!(%addr, error = %e, "dial failed");
                 }
             }
