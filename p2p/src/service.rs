@@ -204,6 +204,7 @@ pub async fn start(
         dials: HashMap::new(),
         heights: HashMap::new(),
         last_status: HashMap::new(),
+        status_in_flight: HashSet::new(),
         local_height: 0,
         local_base: 0,
         buckets: HashMap::new(),
@@ -303,6 +304,11 @@ struct Service {
     /// Highest height each peer advertised.
     heights: HashMap<PeerId, u64>,
     last_status: HashMap<PeerId, Instant>,
+    /// Peers with a status request unanswered: at most one each, so answers
+    /// arrive in request order and a lower height really is a regression (two
+    /// in flight, queued behind a partition, were answered out of order and
+    /// an honest validator was banned for "regressing" from 64 to 63).
+    status_in_flight: HashSet<PeerId>,
     local_height: u64,
     local_base: u64,
     buckets: HashMap<(PeerId, Proto), Bucket>,
@@ -378,9 +384,11 @@ impl Service {
             .connected
             .keys()
             .filter(|p| {
-                self.last_status
-                    .get(*p)
-                    .is_none_or(|t| now.saturating_duration_since(*t) >= interval)
+                !self.status_in_flight.contains(*p)
+                    && self
+                        .last_status
+                        .get(*p)
+                        .is_none_or(|t| now.saturating_duration_since(*t) >= interval)
             })
             .copied()
             .collect();
@@ -411,6 +419,7 @@ impl Service {
             .sync
             .send_request(&peer, SyncRequest::Status);
         self.pending_sync.insert(id, PendingSync::Status);
+        self.status_in_flight.insert(peer);
     }
 
     // ----- swarm events -----
@@ -498,6 +507,7 @@ impl Service {
         self.by_node.remove(&node);
         self.heights.remove(&peer);
         self.last_status.remove(&peer);
+        self.status_in_flight.remove(&peer);
         self.metrics.peers.dec();
         tracing::info!(peer = %node, ?cause, "peer disconnected");
         self.emit(NetworkEvent::PeerDisconnected { peer: node });
@@ -663,6 +673,7 @@ impl Service {
                         reason: error.to_string(),
                     }));
                 } else {
+                    self.status_in_flight.remove(&peer);
                     tracing::debug!(%peer, %error, "status request failed");
                 }
             }
@@ -823,7 +834,10 @@ impl Service {
 
     fn on_sync_response(&mut self, peer: PeerId, id: OutboundRequestId, resp: SyncResponse) {
         match self.pending_sync.remove(&id) {
-            Some(PendingSync::Status) => self.on_status(peer, resp),
+            Some(PendingSync::Status) => {
+                self.status_in_flight.remove(&peer);
+                self.on_status(peer, resp);
+            }
             Some(PendingSync::Blocks {
                 peer: node,
                 from,
