@@ -50,6 +50,11 @@ pub struct RpcConfig {
     pub ws_write_timeout: Duration,
     /// Most `broadcast_tx_async` submissions in flight. Default 1000.
     pub max_async_broadcasts: usize,
+    /// How long a connection may take to send a request's header, counted
+    /// from its first byte or, kept alive, from the previous response; then
+    /// it is closed, so idle and slowloris connections cannot hold the
+    /// `max_connections` slots. Upgraded websockets are exempt. Default 10 s.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for RpcConfig {
@@ -67,6 +72,7 @@ impl Default for RpcConfig {
             ws_send_queue: 100,
             ws_write_timeout: Duration::from_secs(10),
             max_async_broadcasts: 1000,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -251,14 +257,7 @@ impl RpcServer {
             permits: Arc::new(Semaphore::new(state.config.max_connections)),
         };
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = rx.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "rpc server stopped");
-            }
-        });
+        let task = tokio::spawn(serve(listener, app, state.config.header_read_timeout, rx));
         tracing::info!(%local_addr, "rpc server listening");
         Ok(RunningRpc {
             local_addr,
@@ -294,6 +293,35 @@ pub(crate) fn router(state: Arc<RpcState>) -> Router {
         .layer(tower_http::limit::RequestBodyLimitLayer::new(body_limit))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+}
+
+/// Accepts connections until `stop` fires and serves each on a task of its
+/// own: HTTP/1.1 with upgrades (websocket) and hyper's header read timeout
+/// (axum's own `serve` sets none, so idle connections held slots forever).
+async fn serve(
+    mut listener: LimitedListener,
+    app: Router,
+    header_read_timeout: Duration,
+    mut stop: oneshot::Receiver<()>,
+) {
+    use axum::serve::Listener;
+    loop {
+        let (io, _) = tokio::select! {
+            conn = listener.accept() => conn,
+            _ = &mut stop => return,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+                .with_upgrades();
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "rpc connection ended with an error");
+            }
+        });
+    }
 }
 
 /// A TCP listener that holds at most `permits` connections open: `accept`

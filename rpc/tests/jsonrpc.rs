@@ -666,6 +666,41 @@ async fn serial_slow_or_failing_node_gives_internal_errors_and_serving_goes_on()
 }
 
 #[tokio::test]
+async fn serial_idle_and_slowloris_connections_are_closed_and_free_their_slots() {
+    let s = start_with(cairn_rpc::RpcConfig {
+        max_connections: 2,
+        header_read_timeout: Duration::from_millis(600),
+        ..test_config()
+    })
+    .await;
+    // Both slots taken: one idle, one trickling a request line.
+    let mut idle = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    for b in b"GET /status HTTP/1.1\r\n" {
+        use tokio::io::AsyncWriteExt;
+        if slow.write_all(&[*b]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Both were closed by the server (read returns EOF or an error)...
+    for conn in [&mut idle, &mut slow] {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_)))
+                || matches!(read, Ok(Ok(n)) if n > 0 && buf.starts_with(b"HTTP/1.1 408")),
+            "the server must close a connection that sends no full header in time: {read:?}"
+        );
+    }
+    // ...so a well-formed client is served.
+    let v = rpc(&s.url(), "health", json!({})).await;
+    assert_eq!(v["result"], json!({}));
+    s.running.stop().await;
+}
+
+#[tokio::test]
 async fn serial_connection_limit_queues_extra_clients() {
     let s = start_with(cairn_rpc::RpcConfig {
         max_connections: 1,
