@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Cairn test: formatting, lints, the crate walls, the whole
 # test suite (unit, property, simulation, integration, end to end), the short
-# forms of the process- and network-chaos scripts, and each fuzz target briefly.
+# forms of the process- and network-chaos and hostile-client scripts (the
+# hostile-peer test is in the suite), and each fuzz target briefly.
 # Installs what it needs on a fresh Debian machine with only the Rust toolchain.
 # Builds in one profile (release) so RocksDB's C++ is compiled once per target dir;
 # set CARGO_TARGET_DIR to keep that build outside the clone.
@@ -32,6 +33,11 @@ CHAOS_SECONDS=90 scripts/chaos-kill.sh
 step "network chaos (short)"
 # Partitions and a slow validator between network namespaces for 120 s (as root).
 CHAOS_SECONDS=120 scripts/chaos-net.sh
+
+step "hostile client (short)"
+# 100,000 malformed requests, 3,000 held connections, subscription floods and
+# slow readers against one validator, 80 s.
+CHAOS_SECONDS=80 scripts/hostile-client.sh
 
 step "fuzz (short)"
 # 20 s per target (about 3 minutes, plus a first build of about 6 minutes in
