@@ -124,7 +124,8 @@ try:
         failures.append(f"{during - frozen} block(s) committed during the 2|2 partition")
     switch.heal()
     resumed = wait_until(lambda: tip() > during, resume_bound * 2)
-    figures["resume_s"] = None if resumed is None else round(resumed, 1)
+    resumed = None if resumed is None else round(resumed, 1)
+    figures["resume_s"] = resumed
     print(f"healed: next commit after {resumed} s (bound {resume_bound} s)", flush=True)
     if resumed is None or resumed > resume_bound:
         failures.append(f"commits resumed after {resumed} s (> {resume_bound} s)")
@@ -140,7 +141,8 @@ try:
     switch.heal()
     target = max(net.height(i) or 0 for i in range(3))
     caught = wait_until(lambda: (net.height(3) or 0) >= target, catchup_bound * 2)
-    figures["catchup_s"] = None if caught is None else round(caught, 1)
+    caught = None if caught is None else round(caught, 1)
+    figures["catchup_s"] = caught
     print(f"healed: validator 3 reached height {target} after {caught} s (bound {catchup_bound} s)",
           flush=True)
     if caught is None or caught > catchup_bound:
