@@ -19,14 +19,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-export CHAOS_SECONDS=${CHAOS_SECONDS:-600}
 export CHAOS_RATE=${CHAOS_RATE:-1000}
-export CHAOS_DIR=${CHAOS_DIR:-$(mktemp -d /tmp/cairn-chaos-kill.XXXXXX)}
-export CAIRN_STARTING_PORT=${CAIRN_STARTING_PORT:-27800}
-ensure_build_deps
-cargo build --release --locked >&2
-export CAIRN_BIN=$(cairn_bin)
-echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $(date -u +%Y-%m-%dT%H:%MZ); work dir $CHAOS_DIR"
+chaos_prologue chaos-kill 600 27800
 exec python3 - <<'PY'
 import base64, json, os, random, subprocess, sys, time
 sys.path.insert(0, "scripts")

@@ -25,14 +25,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-export CHAOS_SECONDS=${CHAOS_SECONDS:-300}
-export CHAOS_DIR=${CHAOS_DIR:-$(mktemp -d /tmp/cairn-chaos-net.XXXXXX)}
-export CAIRN_STARTING_PORT=${CAIRN_STARTING_PORT:-27600}
 [[ $(id -u) == 0 ]] || { echo "chaos-net: FAIL not root (ip netns and TUN devices need it)"; exit 1; }
 command -v ip >/dev/null || apt_install iproute2
-ensure_build_deps
-cargo build --release --locked >&2
-export CAIRN_BIN=$(cairn_bin)
+chaos_prologue chaos-net 300 27600
 
 # Namespace names carry this shell's pid, so other runs are never touched;
 # ours go on exit, with any process still inside them (only our nodes).
@@ -48,7 +43,6 @@ cleanup() {
 trap cleanup EXIT
 for ns in "${namespaces[@]}"; do ip netns add "$ns"; done
 
-echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $(date -u +%Y-%m-%dT%H:%MZ); work dir $CHAOS_DIR"
 ip netns exec "$NS-cl" python3 - <<'PY'
 import os, sys, time
 sys.path.insert(0, "scripts")

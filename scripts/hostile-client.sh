@@ -27,13 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
-export CHAOS_SECONDS=${CHAOS_SECONDS:-300}
-export CHAOS_DIR=${CHAOS_DIR:-$(mktemp -d /tmp/cairn-hostile-client.XXXXXX)}
-export CAIRN_STARTING_PORT=${CAIRN_STARTING_PORT:-27500}
-ensure_build_deps
-cargo build --release --locked >&2
-export CAIRN_BIN=$(cairn_bin)
-echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $(date -u +%Y-%m-%dT%H:%MZ); work dir $CHAOS_DIR"
+chaos_prologue hostile-client 300 27500
 exec python3 - <<'PY'
 import asyncio, base64, json, logging, os, resource, socket, subprocess, sys, time
 sys.path.insert(0, "scripts")

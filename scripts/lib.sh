@@ -65,3 +65,17 @@ check_walls() {
 }
 
 cairn_bin() { echo "$CARGO_TARGET_DIR/release/cairn"; }
+
+# The common start of the fault scripts: CHAOS_SECONDS (default $2), a fresh
+# CHAOS_DIR, CAIRN_STARTING_PORT (default $3), a release build, CAIRN_BIN,
+# and the header line with the commit, the date and the work dir.
+chaos_prologue() { # NAME DEFAULT_SECONDS DEFAULT_PORT
+  export CHAOS_SECONDS=${CHAOS_SECONDS:-$2}
+  export CHAOS_DIR=${CHAOS_DIR:-$(mktemp -d "/tmp/cairn-$1.XXXXXX")}
+  export CAIRN_STARTING_PORT=${CAIRN_STARTING_PORT:-$3}
+  ensure_build_deps
+  cargo build --release --locked >&2
+  CAIRN_BIN=$(cairn_bin)
+  export CAIRN_BIN
+  echo "commit $(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty'), $(date -u +%Y-%m-%dT%H:%MZ); work dir $CHAOS_DIR"
+}
