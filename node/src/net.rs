@@ -14,6 +14,7 @@
 //!   request returns up to [`SYNC_BATCH`] blocks), penalties.
 //! - After every commit the advertised height is updated.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -243,6 +244,7 @@ pub async fn spawn(
     let mut commands = std::mem::replace(&mut assembled.net_commands, mpsc::channel(1).1);
     let handle = p2p.clone();
     let to_driver = inbox;
+    let vote_fetch = Arc::new(AtomicBool::new(false));
     tokio::spawn(async move {
         while let Some(cmd) = commands.recv().await {
             match cmd {
@@ -264,9 +266,17 @@ pub async fn spawn(
                     tokio::spawn(fetch_decided(handle, to_driver, height, peer));
                 }
                 NetCommand::RequestVotes { height, rounds } => {
-                    let handle = handle.clone();
-                    let to_driver = to_driver.clone();
-                    tokio::spawn(fetch_votes(handle, to_driver, height, rounds));
+                    // One catch-up at a time: a stalled node asks every
+                    // tick, and requests piling up behind an unanswering
+                    // peer would flood it when the link comes back.
+                    if !vote_fetch.swap(true, Ordering::AcqRel) {
+                        let (handle, to_driver) = (handle.clone(), to_driver.clone());
+                        let running = Arc::clone(&vote_fetch);
+                        tokio::spawn(async move {
+                            fetch_votes(handle, to_driver, height, rounds).await;
+                            running.store(false, Ordering::Release);
+                        });
+                    }
                 }
                 NetCommand::Penalise(peer) => {
                     let _ = handle
@@ -382,32 +392,36 @@ async fn fetch_decided(
     }
 }
 
-/// Asks every connected peer for its votes of `height` in `rounds`.
+/// Asks every connected peer, all at once, for its votes of `height` in
+/// `rounds` (one peer that does not answer delays only its own answers).
 async fn fetch_votes(
     p2p: cairn_p2p::Network,
     to_driver: mpsc::Sender<NetEvent>,
     height: u64,
     rounds: std::ops::Range<u32>,
 ) {
+    let mut asks = tokio::task::JoinSet::new();
     for peer in p2p.peers().await.unwrap_or_default() {
-        for round in rounds.clone() {
-            let request = CatchUpRequest::Votes { height, round };
-            if let Ok(CatchUpResponse::Votes(votes)) = p2p.catch_up(peer.node_id, request).await {
+        let (p2p, to_driver, rounds) = (p2p.clone(), to_driver.clone(), rounds.clone());
+        asks.spawn(async move {
+            for round in rounds {
+                let request = CatchUpRequest::Votes { height, round };
+                let Ok(CatchUpResponse::Votes(votes)) = p2p.catch_up(peer.node_id, request).await
+                else {
+                    // Unanswered or refused: its later rounds would be too.
+                    return;
+                };
                 for v in votes {
                     let msg = Message::Vote(v);
-                    let _ = to_driver
-                        .send(NetEvent::Message {
-                            msg,
-                            from: Some(peer.node_id),
-                        })
-                        .await;
+                    let from = Some(peer.node_id);
+                    let _ = to_driver.send(NetEvent::Message { msg, from }).await;
                 }
             }
-        }
+        });
     }
+    while asks.join_next().await.is_some() {}
 }
 
-/// Judges a gossip message before gossipsub may forward it.
 /// Gossiped tx batches waiting for the checker. Small: a node that cannot
 /// verify as fast as peers gossip sheds batches (reported as ignored, so they
 /// are neither forwarded nor held against the peer) instead of queueing them.
@@ -449,6 +463,7 @@ fn check_tx_batch(shared: &Shared, batch: cairn_p2p::TxBatch) -> Acceptance {
     }
 }
 
+/// Judges a gossip message before gossipsub may forward it.
 async fn on_gossip(
     shared: &Arc<Shared>,
     to_driver: &mpsc::Sender<NetEvent>,

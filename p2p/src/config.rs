@@ -160,6 +160,13 @@ pub struct NetworkConfig {
     pub redial_min: Duration,
     /// Longest redial delay (the delay doubles on each failure up to this).
     pub redial_max: Duration,
+    /// Longest a dial may take, TCP connect and handshakes included.
+    pub dial_timeout: Duration,
+    /// How often each connection is pinged.
+    pub ping_interval: Duration,
+    /// A connection whose ping is unanswered this long is closed (and a
+    /// persistent peer redialled).
+    pub ping_timeout: Duration,
     /// How often each peer is asked for its height.
     pub status_interval: Duration,
     /// Timeout of an outbound request, and of the node's answer to an inbound one.
@@ -184,7 +191,12 @@ impl NetworkConfig {
             limits: Limits::from_params(params),
             idle_timeout: Duration::from_secs(24 * 3600),
             redial_min: Duration::from_millis(500),
-            redial_max: Duration::from_secs(30),
+            // Short, as CometBFT's ~5 s redials of persistent peers: after a
+            // partition heals, the next attempt comes within this.
+            redial_max: Duration::from_secs(4),
+            dial_timeout: Duration::from_secs(5),
+            ping_interval: Duration::from_secs(1),
+            ping_timeout: Duration::from_secs(5),
             status_interval: Duration::from_secs(2),
             request_timeout: Duration::from_secs(10),
             ban_duration: Duration::from_secs(600),

@@ -43,8 +43,14 @@
 //! change) disconnects peers that lost their place at once. Persistent
 //! peers are dialled by address (CometBFT's `id@ip:port`, [`PeerAddr`]),
 //! and redialled after any disconnect or failed dial with exponential
-//! backoff (`redial_min` doubling to `redial_max`). The idle timeout is
-//! raised from libp2p's 10 s to a day so quiet links stay up.
+//! backoff (`redial_min` doubling to `redial_max`), each dial bounded by
+//! `dial_timeout`. The idle timeout is raised from libp2p's 10 s to a day
+//! so quiet links stay up; a link that goes dead instead (a partition) is
+//! found by ping: a connection whose ping is unanswered for `ping_timeout`
+//! is closed and its peer redialled. Keeping it would be worse than
+//! closing it: after seconds of loss its TCP retransmission timer has
+//! backed off, and the first votes after the partition heals would wait
+//! for it (14 s after a 30 s partition in `scripts/chaos-net.sh`).
 //!
 //! ## Gossip (gossipsub)
 //! Topics per chain: `/cairn/<chain id>/{txs,consensus,evidence}/1`.

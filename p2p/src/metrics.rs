@@ -46,6 +46,8 @@ pub struct Metrics {
     pub refused_requests: Family<ProtocolLabel, Counter>,
     /// Events dropped because the node's event channel was full.
     pub dropped_events: Counter,
+    /// Connections closed because the peer stopped answering pings.
+    pub unresponsive_connections: Counter,
 }
 
 impl Metrics {
@@ -89,6 +91,11 @@ impl Metrics {
             "dropped_events",
             "Events dropped (node too slow)",
             m.dropped_events.clone(),
+        );
+        r.register(
+            "unresponsive_connections",
+            "Connections closed because the peer stopped answering pings",
+            m.unresponsive_connections.clone(),
         );
         m
     }

@@ -125,6 +125,7 @@ pub async fn start(
         .with_behaviour(|k| build_behaviour(k, &behaviour_config))
         .map_err(|e| transport_err(&e))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(config.idle_timeout))
+        .with_connection_timeout(config.dial_timeout)
         .build();
 
     let mut listeners = HashSet::new();
@@ -202,6 +203,7 @@ pub async fn start(
         by_node: HashMap::new(),
         persistent,
         dials: HashMap::new(),
+        answered: HashMap::new(),
         heights: HashMap::new(),
         last_status: HashMap::new(),
         status_in_flight: HashSet::new(),
@@ -275,7 +277,11 @@ fn build_behaviour(
             identify::Config::new(format!("/cairn/{}/1", config.chain_id), key.public())
                 .with_agent_version(format!("cairn/{}", env!("CARGO_PKG_VERSION"))),
         ),
-        ping: ping::Behaviour::new(ping::Config::new()),
+        ping: ping::Behaviour::new(
+            ping::Config::new()
+                .with_interval(config.ping_interval)
+                .with_timeout(config.ping_timeout),
+        ),
         gossipsub,
         sync: request_response::Behaviour::with_codec(
             WireCodec::new(limits.max_request_bytes, limits.max_sync_response_bytes),
@@ -301,6 +307,8 @@ struct Service {
     by_node: HashMap<NodeId, PeerId>,
     persistent: HashMap<NodeId, Redial>,
     dials: HashMap<ConnectionId, NodeId>,
+    /// When each connection last answered a ping (or was established).
+    answered: HashMap<ConnectionId, (PeerId, Instant)>,
     /// Highest height each peer advertised.
     heights: HashMap<PeerId, u64>,
     last_status: HashMap<PeerId, Instant>,
@@ -379,6 +387,7 @@ impl Service {
                 }
             }
         }
+        self.close_unresponsive(now);
         let interval = self.config.status_interval;
         let stale: Vec<PeerId> = self
             .connected
@@ -400,6 +409,29 @@ impl Service {
         let window = self.config.limits.strike_window;
         self.strikes
             .retain(|_, (_, start)| now.saturating_duration_since(*start) <= window);
+    }
+
+    /// Closes connections that answered no ping for `ping_timeout` (see
+    /// the crate docs: a dead link is replaced, not waited for). libp2p's
+    /// ping reports only the second failure in a row, and opening its next
+    /// stream on a dead link takes the 10 s upgrade timeout, so the
+    /// deadline is kept here.
+    fn close_unresponsive(&mut self, now: Instant) {
+        let timeout = self.config.ping_timeout;
+        let dead: Vec<(ConnectionId, PeerId)> = self
+            .answered
+            .iter()
+            .filter(|(_, (_, at))| now.saturating_duration_since(*at) > timeout)
+            .map(|(conn, (peer, _))| (*conn, *peer))
+            .collect();
+        for (conn, peer) in dead {
+            self.answered.remove(&conn);
+            if self.swarm.close_connection(conn) {
+                self.metrics.unresponsive_connections.inc();
+                let peer = self.connected.get(&peer).copied();
+                tracing::info!(?peer, ?timeout, "connection answered no ping: closed");
+            }
+        }
     }
 
     fn backoff(&mut self, id: &NodeId, now: Instant) {
@@ -434,10 +466,16 @@ impl Service {
             } => self.on_connected(peer_id, connection_id, num_established.get()),
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 cause,
                 ..
-            } => self.on_disconnected(peer_id, cause.map(|c| c.to_string())),
+            } => {
+                self.answered.remove(&connection_id);
+                if num_established == 0 {
+                    self.on_disconnected(peer_id, cause.map(|c| c.to_string()));
+                }
+            }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
                 error,
@@ -460,6 +498,13 @@ impl Service {
                 message_id,
                 message,
             })) => self.on_gossip(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Ok(_),
+            })) => {
+                self.answered.insert(connection, (peer, Instant::now()));
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync_event(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Catchup(ev)) => self.on_catchup_event(ev),
             _ => {}
@@ -474,6 +519,7 @@ impl Service {
     }
 
     fn on_connected(&mut self, peer: PeerId, conn: ConnectionId, count: u32) {
+        self.answered.insert(conn, (peer, Instant::now()));
         let Some(node) = identity::node_id_of(&peer) else {
             // The gate only admits ed25519 peers; be safe anyway.
             self.swarm.disconnect_peer_id(peer).ok();

@@ -663,3 +663,121 @@ async fn serial_a_proposal_with_a_large_block_crosses_the_consensus_topic() {
         n.stop().await;
     }
 }
+
+/// A TCP relay to `target` that can go silent: `freeze` makes every relayed
+/// connection, and each one accepted until `thaw`, hold its sockets open and
+/// forward nothing more (a partition, as the peers see it: no error, no
+/// answer). Connections accepted after `thaw` are relayed.
+struct SilentLink {
+    addr: std::net::SocketAddr,
+    epoch: Arc<std::sync::atomic::AtomicU64>,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentLink {
+    async fn start(target: std::net::SocketAddr) -> SilentLink {
+        use std::sync::atomic::Ordering::SeqCst;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let link = SilentLink {
+            addr: listener.local_addr().unwrap(),
+            epoch: Arc::default(),
+            frozen: Arc::default(),
+        };
+        let (epoch, frozen) = (Arc::clone(&link.epoch), Arc::clone(&link.frozen));
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                let born = epoch.load(SeqCst);
+                let alive = {
+                    let (epoch, frozen) = (Arc::clone(&epoch), Arc::clone(&frozen));
+                    move || !frozen.load(SeqCst) && epoch.load(SeqCst) == born
+                };
+                let (ri, wi) = inbound.into_split();
+                let (ro, wo) = outbound.into_split();
+                tokio::spawn(relay(ri, wo, alive.clone()));
+                tokio::spawn(relay(ro, wi, alive));
+            }
+        });
+        link
+    }
+
+    fn freeze(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.frozen.store(true, SeqCst);
+        self.epoch.fetch_add(1, SeqCst);
+    }
+
+    fn thaw(&self) {
+        self.frozen.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+async fn relay(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    alive: impl Fn() -> bool,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if !alive() {
+            // Silent from now on, sockets held open.
+            std::future::pending::<()>().await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_a_silent_link_is_closed_and_redialled_when_it_heals() {
+    let b = spawn(&key(1), config(vec![], vec![id(0)]), Role::default()).await;
+    let b_port = b.addr.iter().find_map(|p| match p {
+        libp2p::multiaddr::Protocol::Tcp(port) => Some(port),
+        _ => None,
+    });
+    let link = SilentLink::start(([127, 0, 0, 1], b_port.unwrap()).into()).await;
+    let via_link = cairn_p2p::PeerAddr {
+        node_id: id(1),
+        addr: format!("/ip4/127.0.0.1/tcp/{}", link.addr.port())
+            .parse()
+            .unwrap(),
+    };
+    let mut ca = config(vec![via_link], vec![]);
+    ca.ping_interval = Duration::from_millis(200);
+    ca.ping_timeout = Duration::from_secs(1);
+    ca.dial_timeout = Duration::from_secs(1);
+    let mut a = spawn(&key(0), ca, Role::default()).await;
+    let connected = |s: &Seen| matches!(s, Seen::Connected(p) if *p == id(1)).then_some(());
+    assert!(a.wait(T, connected).await.is_some());
+
+    link.freeze();
+    let frozen_at = tokio::time::Instant::now();
+    let gone = |s: &Seen| matches!(s, Seen::Disconnected(p) if *p == id(1)).then_some(());
+    assert!(
+        a.wait(Duration::from_secs(4), gone).await.is_some(),
+        "a silent connection was kept"
+    );
+    // One ping timeout, not TCP's minutes (the relay acknowledges every byte).
+    assert!(frozen_at.elapsed() >= Duration::from_millis(800));
+    assert!(a.net.metrics().unresponsive_connections.get() >= 1);
+
+    // Redials while frozen get nowhere (handshakes go unanswered) ...
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!a.net.peers().await.unwrap().iter().any(|p| p.node_id == id(1)));
+    // ... and one after the link heals connects.
+    link.thaw();
+    assert!(
+        a.wait(T, connected).await.is_some(),
+        "the peer was not redialled after the link healed"
+    );
+    a.stop().await;
+    b.stop().await;
+}
