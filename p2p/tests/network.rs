@@ -710,7 +710,8 @@ impl SilentLink {
     }
 
     fn thaw(&self) {
-        self.frozen.store(false, std::sync::atomic::Ordering::SeqCst);
+        self.frozen
+            .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -771,7 +772,14 @@ async fn serial_a_silent_link_is_closed_and_redialled_when_it_heals() {
 
     // Redials while frozen get nowhere (handshakes go unanswered) ...
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!a.net.peers().await.unwrap().iter().any(|p| p.node_id == id(1)));
+    assert!(
+        !a.net
+            .peers()
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.node_id == id(1))
+    );
     // ... and one after the link heals connects.
     link.thaw();
     assert!(
