@@ -46,7 +46,9 @@ pub struct ConsensusConfig {
     pub timeout_precommit_ms: u64,
     /// Added per round, ms.
     pub timeout_precommit_delta_ms: u64,
-    /// Pause after a commit before the next height starts, ms (collects late precommits).
+    /// Time from a height's decision to the start of the next height, ms.
+    /// As in CometBFT it counts from the decision, so executing and storing
+    /// the block happen inside it, not after it.
     pub timeout_commit_ms: u64,
     /// Propose blocks even when the mempool is empty.
     pub create_empty_blocks: bool,
@@ -257,7 +259,7 @@ const DOCS: &[(&str, &str)] = &[
     ),
     (
         "consensus.timeout_commit_ms",
-        "Pause after a commit before the next height, in ms (collects late precommits).",
+        "From a height's decision to the start of the next height, in ms (block execution counts in it, as in CometBFT).",
     ),
     (
         "consensus.create_empty_blocks",

@@ -10,8 +10,8 @@
 //!   last commit ([`chain::build_block`]); incoming proposals are validated
 //!   ([`chain::validate_block`]) before the core hears "valid";
 //! - `Decide` commits the block to the store in one write batch, then
-//!   updates the mempool and evidence pool, publishes the block, waits
-//!   `timeout_commit`, and starts the next height.
+//!   updates the mempool and evidence pool, publishes the block, and starts
+//!   the next height `timeout_commit` after the decision.
 //!
 //! Gossip does not re-deliver, so the driver re-sends its own latest
 //! messages while a round makes no progress, and when it sees messages of a
@@ -705,7 +705,7 @@ impl Driver {
     /// Commits a decided block: one write batch, then pools, events, next height.
     fn commit(&mut self, block: Block, commit: Commit) -> Result<(), DriverError> {
         let decision = self.height_started.take().map(|t| t.elapsed());
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let s = Arc::clone(&self.shared);
         let executed = s.store.execute_block(&block, Signatures::Trusted)?;
         let height = block.header.height;
@@ -754,15 +754,15 @@ impl Driver {
         self.last_progress = None;
         let behind = self.best_peer.is_some_and(|(_, h)| h >= nb.height);
         self.status.catching_up.store(behind, Ordering::SeqCst);
-        // Peers are ahead: no point waiting for late precommits. The start
-        // happens on the next turn of the loop, not here, so that a long
-        // run of fetched blocks does not recurse.
-        let wait = if behind {
-            Duration::ZERO
+        // timeout_commit counts from the decision (CometBFT's CommitTime),
+        // so the time spent executing above is part of it. Peers ahead: no
+        // wait. The start happens on the next turn of the loop, not here, so
+        // that a long run of fetched blocks does not recurse.
+        self.start_at = Some(if behind {
+            Instant::now()
         } else {
-            Duration::from_millis(self.config.timeout_commit_ms)
-        };
-        self.start_at = Some(Instant::now() + wait);
+            started + Duration::from_millis(self.config.timeout_commit_ms)
+        });
         Ok(())
     }
 
