@@ -191,9 +191,10 @@ impl NetworkConfig {
             limits: Limits::from_params(params),
             idle_timeout: Duration::from_secs(24 * 3600),
             redial_min: Duration::from_millis(500),
-            // Short, as CometBFT's ~5 s redials of persistent peers: after a
-            // partition heals, the next attempt comes within this.
-            redial_max: Duration::from_secs(4),
+            // Short (CometBFT redials persistent peers every ~5 s at
+            // first): after a partition heals, the next attempt comes
+            // within this. A dial costs a SYN.
+            redial_max: Duration::from_secs(2),
             dial_timeout: Duration::from_secs(5),
             ping_interval: Duration::from_secs(1),
             ping_timeout: Duration::from_secs(5),
