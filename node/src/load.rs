@@ -697,6 +697,9 @@ async fn follow_until_error(
         return format!("subscribe: {e}");
     }
     while let Some(msg) = ws.next().await {
+        // A commit is observed when its event arrives, not after this
+        // generator has parsed it.
+        let arrived = Instant::now();
         let text = match msg {
             Ok(WsMessage::Text(t)) => t,
             Ok(WsMessage::Close(c)) => return format!("closed by the node: {c:?}"),
@@ -721,13 +724,19 @@ async fn follow_until_error(
                 anyhow::Ok((b, r))
             };
             match read.await {
-                Ok((b, r)) => record_block(follow, &b["block"], &r["txs_results"], missing),
+                Ok((b, r)) => record_block(
+                    follow,
+                    &b["block"],
+                    &r["txs_results"],
+                    missing,
+                    Instant::now(),
+                ),
                 Err(e) => return format!("reading missed block {missing}: {e}"),
             }
             *last = Some(missing);
         }
         let results = &v["result"]["data"]["value"]["result_finalize_block"]["tx_results"];
-        record_block(follow, block, results, height);
+        record_block(follow, block, results, height, arrived);
         *last = Some(height);
     }
     "websocket ended".into()
@@ -737,9 +746,9 @@ fn block_height(block: &Value) -> Option<u64> {
     block["header"]["height"].as_str()?.parse().ok()
 }
 
-/// Notes a committed block (CometBFT JSON) and the latency of our txs in it.
-fn record_block(follow: &Mutex<Follow>, block: &Value, results: &Value, height: u64) {
-    let now = Instant::now();
+/// Notes a committed block (CometBFT JSON), seen `now`, and the latency of
+/// our txs in it.
+fn record_block(follow: &Mutex<Follow>, block: &Value, results: &Value, height: u64, now: Instant) {
     let time = block["header"]["time"]
         .as_str()
         .and_then(|t| Time::parse_rfc3339(t).ok())

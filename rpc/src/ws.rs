@@ -127,17 +127,29 @@ pub(crate) async fn render_events(state: Arc<RpcState>) {
             "rpc event renderer fell behind; events lost for websocket clients"
         );
     };
+    let is_block = |ev: &ChainEvent| matches!(ev, ChainEvent::NewBlock { .. });
+    let mut next_block = None;
     loop {
-        let mut batch = match rx.recv().await {
-            Ok(ev) => vec![ev],
-            Err(RecvError::Lagged(n)) => {
-                lagged(n);
-                continue;
-            }
-            Err(RecvError::Closed) => return,
+        let first = match next_block.take() {
+            Some(ev) => ev,
+            None => match rx.recv().await {
+                Ok(ev) => ev,
+                Err(RecvError::Lagged(n)) => {
+                    lagged(n);
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            },
         };
-        while batch.len() < RENDER_BATCH {
+        // A NewBlock is rendered on its own, so that block followers do not
+        // wait for the thousands of Tx events published after it.
+        let mut batch = vec![first];
+        while batch.len() < RENDER_BATCH && !is_block(&batch[0]) {
             match rx.try_recv() {
+                Ok(ev) if is_block(&ev) => {
+                    next_block = Some(ev);
+                    break;
+                }
                 Ok(ev) => batch.push(ev),
                 Err(TryRecvError::Lagged(n)) => lagged(n),
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
