@@ -13,7 +13,7 @@ use cairn_types::{Block, BlockId, Hash, ValidatorSet};
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::backend::NodeBackend;
@@ -21,7 +21,7 @@ use crate::error::RpcError;
 use crate::events::RpcEvents;
 use crate::metrics::Metrics;
 use crate::render::{self, Lookup};
-use crate::ws::RenderedEvent;
+use crate::ws::EventFanout;
 
 /// Server configuration. The defaults are the node's `[rpc]` defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +99,7 @@ pub struct RpcState {
     pub(crate) events: RpcEvents,
     pub(crate) config: RpcConfig,
     pub(crate) local_addr: SocketAddr,
-    pub(crate) rendered: broadcast::Sender<Arc<RenderedEvent>>,
+    pub(crate) rendered: EventFanout,
     pub(crate) ws_clients: Arc<Semaphore>,
     pub(crate) commit_waiters: Arc<Semaphore>,
     pub(crate) async_broadcasts: Arc<Semaphore>,
@@ -217,9 +217,6 @@ impl RpcServer {
     }
 
     fn state(self, local_addr: SocketAddr) -> Arc<RpcState> {
-        // As deep as the event channel: a block's events arrive at once, and a
-        // client reading at full speed must not count as lagging on them.
-        let (rendered, _) = broadcast::channel(crate::events::DEFAULT_EVENT_CAPACITY);
         let (registry, metrics) = match self.metrics {
             Some((r, m)) => (Some(r), Some(m)),
             None => (None, None),
@@ -232,7 +229,7 @@ impl RpcServer {
             events: self.events,
             config: self.config,
             local_addr,
-            rendered,
+            rendered: EventFanout::default(),
             metrics,
             registry,
             parts: Mutex::new(HashMap::new()),

@@ -4,17 +4,18 @@
 //!
 //! One task per client owns the socket. It reads requests, answers
 //! subscription calls itself, runs other methods on spawned tasks (their
-//! answers come back through a bounded queue), and forwards events: a
-//! single [`broadcast::Receiver`] per client, matched against each of the
-//! client's subscriptions, each matching event sent with that subscription's
-//! request id and query. Events arrive already rendered (`render_events`
-//! serialises each block once per server).
+//! answers come back through a bounded queue), and forwards events: one
+//! bounded event queue per client ([`EventFanout`]), each event matched
+//! against the client's subscriptions and sent with each matching
+//! subscription's request id and query. Events arrive already rendered
+//! (`render_events` serialises each block once per server) and are shared
+//! by `Arc`: an event is freed once every client has written it.
 //!
 //! Bounds: [`RpcConfig::max_subscription_clients`] clients (more are refused
 //! with HTTP 503), [`RpcConfig::max_subscriptions_per_client`] queries each,
 //! [`RpcConfig::ws_max_message_bytes`] per incoming message, 8 method calls
 //! in flight, and a slow client is disconnected with an error when it falls
-//! behind the event channel or a write takes longer than
+//! [`EVENT_QUEUE_DEPTH`] events behind or a write takes longer than
 //! [`RpcConfig::ws_write_timeout`]: its memory never grows.
 //!
 //! [`RpcConfig::max_subscription_clients`]: crate::RpcConfig::max_subscription_clients
@@ -22,7 +23,7 @@
 //! [`RpcConfig::ws_max_message_bytes`]: crate::RpcConfig::ws_max_message_bytes
 //! [`RpcConfig::ws_write_timeout`]: crate::RpcConfig::ws_write_timeout
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -32,7 +33,8 @@ use cairn_types::json::base64_encode;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast, mpsc};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::error::RpcError;
 use crate::events::ChainEvent;
@@ -113,6 +115,55 @@ fn finish(tags: Tags, data: Value) -> RenderedEvent {
     }
 }
 
+/// Rendered events a websocket client may have unwritten before it is
+/// dropped as too slow. As deep as the event channel: a block's events
+/// arrive at once, and a client reading at full speed must not count as
+/// lagging on them.
+pub(crate) const EVENT_QUEUE_DEPTH: usize = crate::events::DEFAULT_EVENT_CAPACITY;
+
+/// The websocket clients' event queues, fed by [`render_events`].
+///
+/// A queue per client rather than one broadcast ring: a ring keeps its last
+/// `capacity` events alive after every reader has passed them (at 5,000-tx
+/// blocks, tens of MiB of rendered JSON held for nobody), while a queue
+/// holds only what its client has not written yet.
+#[derive(Debug, Default)]
+pub(crate) struct EventFanout {
+    clients: Mutex<Vec<mpsc::Sender<Arc<RenderedEvent>>>>,
+}
+
+impl EventFanout {
+    /// A new client's queue. It ends (`recv` gives `None`) when the client
+    /// falls [`EVENT_QUEUE_DEPTH`] events behind.
+    fn subscribe(&self) -> mpsc::Receiver<Arc<RenderedEvent>> {
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE_DEPTH);
+        self.lock().push(tx);
+        rx
+    }
+
+    fn has_clients(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
+    /// Queues `events` for every client; forgets a client whose queue is full
+    /// (it then reads what is queued, and the end) or whose queue is gone.
+    fn publish(&self, events: Vec<RenderedEvent>) {
+        let mut clients = self.lock();
+        for ev in events {
+            let ev = Arc::new(ev);
+            clients.retain(|c| match c.try_send(ev.clone()) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Closed(_)) => false,
+            });
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::Sender<Arc<RenderedEvent>>>> {
+        // A panic while holding the lock leaves a valid Vec.
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// Most events rendered in one blocking task. A block publishes one event
 /// per tx: rendered one task each, a 25,000-tx block outran the renderer.
 const RENDER_BATCH: usize = 4096;
@@ -155,7 +206,7 @@ pub(crate) async fn render_events(state: Arc<RpcState>) {
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
-        if state.rendered.receiver_count() == 0 {
+        if !state.rendered.has_clients() {
             continue;
         }
         let st = state.clone();
@@ -166,11 +217,7 @@ pub(crate) async fn render_events(state: Arc<RpcState>) {
                 .collect::<Vec<_>>()
         });
         match rendered.await {
-            Ok(events) => {
-                for r in events {
-                    let _ = state.rendered.send(Arc::new(r));
-                }
-            }
+            Ok(events) => state.rendered.publish(events),
             Err(e) => tracing::warn!(error = %e, "rendering events failed"),
         }
     }
@@ -211,9 +258,10 @@ fn event_message(sub: &Subscription, ev: &RenderedEvent) -> String {
     )
 }
 
+/// The client's next event; `None` once the fanout dropped it for lagging.
 async fn next_event(
-    rx: &mut Option<broadcast::Receiver<Arc<RenderedEvent>>>,
-) -> Result<Arc<RenderedEvent>, RecvError> {
+    rx: &mut Option<mpsc::Receiver<Arc<RenderedEvent>>>,
+) -> Option<Arc<RenderedEvent>> {
     match rx {
         Some(r) => r.recv().await,
         None => std::future::pending().await,
@@ -240,7 +288,7 @@ async fn run_client(state: &Arc<RpcState>, socket: WebSocket) {
     let (out_tx, mut out_rx) = mpsc::channel::<Value>(state.config.ws_send_queue.max(1));
     let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT_CALLS));
     let mut subs: Vec<Subscription> = Vec::new();
-    let mut events: Option<broadcast::Receiver<Arc<RenderedEvent>>> = None;
+    let mut events: Option<mpsc::Receiver<Arc<RenderedEvent>>> = None;
     let write_timeout = state.config.ws_write_timeout;
     // Pings keep proxies from closing quiet connections and find dead peers:
     // a ping that cannot be written within the write timeout ends the client.
@@ -291,14 +339,14 @@ async fn run_client(state: &Arc<RpcState>, socket: WebSocket) {
                 send_or_quit!(out.to_string());
             }
             ev = next_event(&mut events) => match ev {
-                Ok(ev) => {
+                Some(ev) => {
                     for sub in subs.iter().filter(|s| s.query.matches(&ev.tags)) {
                         send_or_quit!(event_message(sub, &ev));
                     }
                 }
-                Err(RecvError::Lagged(n)) => {
+                None => {
                     let e = RpcError::Internal(format!(
-                        "subscription dropped: this client fell {n} events behind (it reads too slowly); reconnect and subscribe again"
+                        "subscription dropped: this client fell {EVENT_QUEUE_DEPTH} events behind (it reads too slowly); reconnect and subscribe again"
                     ));
                     for sub in &subs {
                         let _ = tokio::time::timeout(write_timeout, sink.send(Message::Text(error_response(&sub.id, &e).to_string().into()))).await;
@@ -306,7 +354,6 @@ async fn run_client(state: &Arc<RpcState>, socket: WebSocket) {
                     let _ = tokio::time::timeout(write_timeout, sink.send(Message::Close(None))).await;
                     return;
                 }
-                Err(RecvError::Closed) => return,
             },
         }
     }
@@ -316,7 +363,7 @@ fn handle_text(
     state: &Arc<RpcState>,
     text: &str,
     subs: &mut Vec<Subscription>,
-    events: &mut Option<broadcast::Receiver<Arc<RenderedEvent>>>,
+    events: &mut Option<mpsc::Receiver<Arc<RenderedEvent>>>,
     out_tx: &mpsc::Sender<Value>,
     inflight: &Arc<Semaphore>,
 ) -> Outcome {
@@ -370,7 +417,7 @@ fn subscription_call(
     params: &crate::params::Params,
     id: &Value,
     subs: &mut Vec<Subscription>,
-    events: &mut Option<broadcast::Receiver<Arc<RenderedEvent>>>,
+    events: &mut Option<mpsc::Receiver<Arc<RenderedEvent>>>,
 ) -> Result<Value, RpcError> {
     match method {
         "subscribe" => {
@@ -415,5 +462,59 @@ fn subscription_call(
             *events = None;
             Ok(json!({}))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: usize) -> RenderedEvent {
+        RenderedEvent {
+            tags: Tags::new(),
+            data: n.to_string(),
+            events: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn a_written_event_is_held_by_nobody_else() {
+        let fanout = EventFanout::default();
+        let mut a = fanout.subscribe();
+        let mut b = fanout.subscribe();
+        fanout.publish(vec![event(1)]);
+        let from_a = a.try_recv().unwrap();
+        assert_eq!(Arc::strong_count(&from_a), 2, "the fanout kept a copy");
+        drop(b.try_recv().unwrap());
+        assert_eq!(Arc::strong_count(&from_a), 1);
+    }
+
+    #[test]
+    fn a_client_that_falls_a_queue_behind_is_dropped_and_others_are_not() {
+        let fanout = EventFanout::default();
+        let mut slow = fanout.subscribe();
+        let mut reader = fanout.subscribe();
+        for n in 0..=EVENT_QUEUE_DEPTH {
+            fanout.publish(vec![event(n)]);
+            assert_eq!(reader.try_recv().unwrap().data, n.to_string());
+        }
+        for n in 0..EVENT_QUEUE_DEPTH {
+            assert_eq!(slow.try_recv().unwrap().data, n.to_string());
+        }
+        assert_eq!(
+            slow.try_recv().unwrap_err(),
+            mpsc::error::TryRecvError::Disconnected
+        );
+        fanout.publish(vec![event(0)]);
+        assert!(reader.try_recv().is_ok());
+    }
+
+    #[test]
+    fn a_client_that_unsubscribed_is_forgotten() {
+        let fanout = EventFanout::default();
+        drop(fanout.subscribe());
+        assert!(fanout.has_clients());
+        fanout.publish(vec![event(0)]);
+        assert!(!fanout.has_clients());
     }
 }
