@@ -31,6 +31,7 @@ fi
 accounts=${BENCH_ACCOUNTS:-2000}
 port=${CAIRN_STARTING_PORT:-27700}
 dir=${BENCH_DIR:-$(mktemp -d /tmp/cairn-bench.XXXXXX)}
+mkdir -p "$dir"
 timeout_commit=${BENCH_TIMEOUT_COMMIT_MS:-200}
 ensure_build_deps
 cargo build --release --locked
