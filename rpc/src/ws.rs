@@ -59,7 +59,9 @@ pub struct RenderedEvent {
     pub events: String,
 }
 
-fn render_one(state: &RpcState, ev: &ChainEvent) -> RenderedEvent {
+/// The tags queries are matched against, computed before any JSON so that
+/// an event no subscription matches is never rendered.
+fn event_tags(ev: &ChainEvent) -> Tags {
     match ev {
         ChainEvent::NewBlock { block, results } => {
             let mut tags = Tags::new();
@@ -72,6 +74,19 @@ fn render_one(state: &RpcState, ev: &ChainEvent) -> RenderedEvent {
                         .push(v.clone());
                 }
             }
+            tags
+        }
+        ChainEvent::Tx(r) => {
+            let mut tags = tx_tags(r);
+            tags.insert("tm.event".into(), vec!["Tx".into()]);
+            tags
+        }
+    }
+}
+
+fn render_one(state: &RpcState, ev: &ChainEvent, tags: Tags) -> RenderedEvent {
+    match ev {
+        ChainEvent::NewBlock { block, results } => {
             let txs: Vec<Value> = results.txs.iter().map(render::exec_tx_result).collect();
             let data = json!({
                 "type": "tendermint/event/NewBlock",
@@ -90,8 +105,6 @@ fn render_one(state: &RpcState, ev: &ChainEvent) -> RenderedEvent {
             finish(tags, data)
         }
         ChainEvent::Tx(r) => {
-            let mut tags = tx_tags(r);
-            tags.insert("tm.event".into(), vec!["Tx".into()]);
             let data = json!({
                 "type": "tendermint/event/Tx",
                 "value": {"TxResult": {
@@ -121,46 +134,75 @@ fn finish(tags: Tags, data: Value) -> RenderedEvent {
 /// lagging on them.
 pub(crate) const EVENT_QUEUE_DEPTH: usize = crate::events::DEFAULT_EVENT_CAPACITY;
 
+/// A client's subscriptions, shared by its task (which changes them and
+/// names the matching ones in each message) and the fanout (which queues
+/// an event only for clients with a match).
+type Subscriptions = Arc<Mutex<Vec<Subscription>>>;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every critical section here leaves its value valid if it panics.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct FanoutClient {
+    queue: mpsc::Sender<Arc<RenderedEvent>>,
+    subs: Subscriptions,
+}
+
 /// The websocket clients' event queues, fed by [`render_events`].
 ///
 /// A queue per client rather than one broadcast ring: a ring keeps its last
 /// `capacity` events alive after every reader has passed them (at 5,000-tx
 /// blocks, tens of MiB of rendered JSON held for nobody), while a queue
-/// holds only what its client has not written yet.
-#[derive(Debug, Default)]
+/// holds only what its client has not written yet. An event is rendered
+/// only when some client's subscription matches its tags: a block follower
+/// does not make the server render every Tx event.
+#[derive(Default)]
 pub(crate) struct EventFanout {
-    clients: Mutex<Vec<mpsc::Sender<Arc<RenderedEvent>>>>,
+    clients: Mutex<Vec<FanoutClient>>,
 }
 
 impl EventFanout {
-    /// A new client's queue. It ends (`recv` gives `None`) when the client
-    /// falls [`EVENT_QUEUE_DEPTH`] events behind.
-    fn subscribe(&self) -> mpsc::Receiver<Arc<RenderedEvent>> {
-        let (tx, rx) = mpsc::channel(EVENT_QUEUE_DEPTH);
-        self.lock().push(tx);
+    /// A new client's queue, fed the events its `subs` match. It ends
+    /// (`recv` gives `None`) when the client falls [`EVENT_QUEUE_DEPTH`]
+    /// events behind.
+    fn subscribe(&self, subs: Subscriptions) -> mpsc::Receiver<Arc<RenderedEvent>> {
+        let (queue, rx) = mpsc::channel(EVENT_QUEUE_DEPTH);
+        lock(&self.clients).push(FanoutClient { queue, subs });
         rx
     }
 
     fn has_clients(&self) -> bool {
-        !self.lock().is_empty()
+        !lock(&self.clients).is_empty()
     }
 
-    /// Queues `events` for every client; forgets a client whose queue is full
-    /// (it then reads what is queued, and the end) or whose queue is gone.
-    fn publish(&self, events: Vec<RenderedEvent>) {
-        let mut clients = self.lock();
-        for ev in events {
-            let ev = Arc::new(ev);
-            clients.retain(|c| match c.try_send(ev.clone()) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_) | TrySendError::Closed(_)) => false,
+    /// Renders each event some client wants, once, and queues it for those
+    /// clients; forgets a client whose queue is full (it then reads what is
+    /// queued, and the end) or gone.
+    fn publish<E>(
+        &self,
+        batch: &[E],
+        tags_of: impl Fn(&E) -> Tags,
+        render: impl Fn(&E, Tags) -> RenderedEvent,
+    ) {
+        let mut clients = lock(&self.clients);
+        clients.retain(|c| !c.queue.is_closed());
+        for ev in batch {
+            let mut tags = tags_of(ev);
+            let mut rendered: Option<Arc<RenderedEvent>> = None;
+            clients.retain(|c| {
+                let t = rendered.as_ref().map_or(&tags, |r| &r.tags);
+                if !lock(&c.subs).iter().any(|s| s.query.matches(t)) {
+                    return true;
+                }
+                let r =
+                    rendered.get_or_insert_with(|| Arc::new(render(ev, std::mem::take(&mut tags))));
+                match c.queue.try_send(Arc::clone(r)) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(_) | TrySendError::Closed(_)) => false,
+                }
             });
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::Sender<Arc<RenderedEvent>>>> {
-        // A panic while holding the lock leaves a valid Vec.
-        self.clients.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -213,8 +255,8 @@ pub(crate) async fn render_events(state: Arc<RpcState>) {
         // async workers, with the rendering.
         let st = state.clone();
         let done = tokio::task::spawn_blocking(move || {
-            let events = batch.iter().map(|ev| render_one(&st, ev)).collect();
-            st.rendered.publish(events);
+            st.rendered
+                .publish(&batch, event_tags, |ev, tags| render_one(&st, ev, tags));
         });
         if let Err(e) = done.await {
             tracing::warn!(error = %e, "rendering events failed");
@@ -286,7 +328,7 @@ async fn run_client(state: &Arc<RpcState>, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (out_tx, mut out_rx) = mpsc::channel::<Value>(state.config.ws_send_queue.max(1));
     let inflight = Arc::new(Semaphore::new(MAX_INFLIGHT_CALLS));
-    let mut subs: Vec<Subscription> = Vec::new();
+    let subs: Subscriptions = Arc::default();
     let mut events: Option<mpsc::Receiver<Arc<RenderedEvent>>> = None;
     let write_timeout = state.config.ws_write_timeout;
     // Pings keep proxies from closing quiet connections and find dead peers:
@@ -323,7 +365,7 @@ async fn run_client(state: &Arc<RpcState>, socket: WebSocket) {
                     },
                     Some(Ok(_)) => continue,
                 };
-                let outcome = handle_text(state, &text, &mut subs, &mut events, &out_tx, &inflight);
+                let outcome = handle_text(state, &text, &subs, &mut events, &out_tx, &inflight);
                 if let Outcome::Reply(v) = outcome {
                     send_or_quit!(v.to_string());
                 }
@@ -339,16 +381,22 @@ async fn run_client(state: &Arc<RpcState>, socket: WebSocket) {
             }
             ev = next_event(&mut events) => match ev {
                 Some(ev) => {
-                    for sub in subs.iter().filter(|s| s.query.matches(&ev.tags)) {
-                        send_or_quit!(event_message(sub, &ev));
+                    let messages: Vec<String> = lock(&subs)
+                        .iter()
+                        .filter(|s| s.query.matches(&ev.tags))
+                        .map(|s| event_message(s, &ev))
+                        .collect();
+                    for m in messages {
+                        send_or_quit!(m);
                     }
                 }
                 None => {
                     let e = RpcError::Internal(format!(
                         "subscription dropped: this client fell {EVENT_QUEUE_DEPTH} events behind (it reads too slowly); reconnect and subscribe again"
                     ));
-                    for sub in &subs {
-                        let _ = tokio::time::timeout(write_timeout, sink.send(Message::Text(error_response(&sub.id, &e).to_string().into()))).await;
+                    let ids: Vec<Value> = lock(&subs).iter().map(|s| s.id.clone()).collect();
+                    for id in ids {
+                        let _ = tokio::time::timeout(write_timeout, sink.send(Message::Text(error_response(&id, &e).to_string().into()))).await;
                     }
                     let _ = tokio::time::timeout(write_timeout, sink.send(Message::Close(None))).await;
                     return;
@@ -361,7 +409,7 @@ async fn run_client(state: &Arc<RpcState>, socket: WebSocket) {
 fn handle_text(
     state: &Arc<RpcState>,
     text: &str,
-    subs: &mut Vec<Subscription>,
+    subs: &Subscriptions,
     events: &mut Option<mpsc::Receiver<Arc<RenderedEvent>>>,
     out_tx: &mpsc::Sender<Value>,
     inflight: &Arc<Semaphore>,
@@ -415,7 +463,7 @@ fn subscription_call(
     method: &str,
     params: &crate::params::Params,
     id: &Value,
-    subs: &mut Vec<Subscription>,
+    subs: &Subscriptions,
     events: &mut Option<mpsc::Receiver<Arc<RenderedEvent>>>,
 ) -> Result<Value, RpcError> {
     match method {
@@ -424,41 +472,43 @@ fn subscription_call(
                 .string("query", 0)?
                 .ok_or_else(|| RpcError::params("query: missing"))?;
             let query = TxQuery::parse(&q).map_err(|e| RpcError::params(format!("query: {e}")))?;
-            if subs.iter().any(|s| s.query.as_str() == query.as_str()) {
-                return Err(RpcError::params(format!("already subscribed to {q:?}")));
+            {
+                let mut list = lock(subs);
+                if list.iter().any(|s| s.query.as_str() == query.as_str()) {
+                    return Err(RpcError::params(format!("already subscribed to {q:?}")));
+                }
+                let max = state.config.max_subscriptions_per_client;
+                if list.len() >= max {
+                    return Err(RpcError::Internal(format!(
+                        "max_subscriptions_per_client {max} reached"
+                    )));
+                }
+                list.push(Subscription {
+                    id: id.clone(),
+                    query,
+                });
             }
-            let max = state.config.max_subscriptions_per_client;
-            if subs.len() >= max {
-                return Err(RpcError::Internal(format!(
-                    "max_subscriptions_per_client {max} reached"
-                )));
-            }
+            // Outside the subscriptions' lock: the fanout takes its own lock
+            // first, then each client's.
             if events.is_none() {
-                *events = Some(state.rendered.subscribe());
+                *events = Some(state.rendered.subscribe(Arc::clone(subs)));
             }
-            subs.push(Subscription {
-                id: id.clone(),
-                query,
-            });
             Ok(json!({}))
         }
         "unsubscribe" => {
             let q = params
                 .string("query", 0)?
                 .ok_or_else(|| RpcError::params("query: missing"))?;
-            let before = subs.len();
-            subs.retain(|s| s.query.as_str() != q);
-            if subs.len() == before {
+            let mut list = lock(subs);
+            let before = list.len();
+            list.retain(|s| s.query.as_str() != q);
+            if list.len() == before {
                 return Err(RpcError::params(format!("subscription {q:?} not found")));
-            }
-            if subs.is_empty() {
-                *events = None;
             }
             Ok(json!({}))
         }
         _ => {
-            subs.clear();
-            *events = None;
+            lock(subs).clear();
             Ok(json!({}))
         }
     }
@@ -468,20 +518,39 @@ fn subscription_call(
 mod tests {
     use super::*;
 
-    fn event(n: usize) -> RenderedEvent {
+    /// Test events are numbers: even ones are Tx events, odd ones NewBlocks.
+    fn tags(n: &usize) -> Tags {
+        let kind = if n.is_multiple_of(2) { "Tx" } else { "NewBlock" };
+        Tags::from([("tm.event".to_owned(), vec![kind.to_owned()])])
+    }
+
+    fn render(n: &usize, tags: Tags) -> RenderedEvent {
         RenderedEvent {
-            tags: Tags::new(),
+            tags,
             data: n.to_string(),
             events: "{}".into(),
         }
     }
 
+    fn client(fanout: &EventFanout, query: &str) -> mpsc::Receiver<Arc<RenderedEvent>> {
+        let subs = Subscriptions::default();
+        lock(&subs).push(Subscription {
+            id: Value::from(1),
+            query: TxQuery::parse(query).unwrap(),
+        });
+        fanout.subscribe(subs)
+    }
+
+    fn publish(fanout: &EventFanout, events: &[usize]) {
+        fanout.publish(events, tags, render);
+    }
+
     #[test]
     fn a_written_event_is_held_by_nobody_else() {
         let fanout = EventFanout::default();
-        let mut a = fanout.subscribe();
-        let mut b = fanout.subscribe();
-        fanout.publish(vec![event(1)]);
+        let mut a = client(&fanout, "tm.event='Tx'");
+        let mut b = client(&fanout, "tm.event='Tx'");
+        publish(&fanout, &[0]);
         let from_a = a.try_recv().unwrap();
         assert_eq!(Arc::strong_count(&from_a), 2, "the fanout kept a copy");
         drop(b.try_recv().unwrap());
@@ -489,31 +558,55 @@ mod tests {
     }
 
     #[test]
+    fn an_event_is_rendered_once_and_only_for_clients_it_matches() {
+        let fanout = EventFanout::default();
+        let mut txs = client(&fanout, "tm.event='Tx'");
+        let mut blocks = client(&fanout, "tm.event='NewBlock'");
+        let renders = std::cell::Cell::new(0);
+        fanout.publish(&[0, 1, 2], tags, |n, t| {
+            renders.set(renders.get() + 1);
+            render(n, t)
+        });
+        assert_eq!(renders.get(), 3);
+        assert_eq!(txs.try_recv().unwrap().data, "0");
+        assert_eq!(txs.try_recv().unwrap().data, "2");
+        assert!(txs.try_recv().is_err());
+        assert_eq!(blocks.try_recv().unwrap().data, "1");
+        assert!(blocks.try_recv().is_err());
+        drop(txs);
+        fanout.publish(&[4, 6], tags, |n, t| {
+            renders.set(renders.get() + 1);
+            render(n, t)
+        });
+        assert_eq!(renders.get(), 3, "Tx events rendered with no Tx subscriber");
+    }
+
+    #[test]
     fn a_client_that_falls_a_queue_behind_is_dropped_and_others_are_not() {
         let fanout = EventFanout::default();
-        let mut slow = fanout.subscribe();
-        let mut reader = fanout.subscribe();
-        for n in 0..=EVENT_QUEUE_DEPTH {
-            fanout.publish(vec![event(n)]);
+        let mut slow = client(&fanout, "tm.event='Tx'");
+        let mut reader = client(&fanout, "tm.event='Tx'");
+        for n in (0..=2 * EVENT_QUEUE_DEPTH).step_by(2) {
+            publish(&fanout, &[n]);
             assert_eq!(reader.try_recv().unwrap().data, n.to_string());
         }
-        for n in 0..EVENT_QUEUE_DEPTH {
+        for n in (0..2 * EVENT_QUEUE_DEPTH).step_by(2) {
             assert_eq!(slow.try_recv().unwrap().data, n.to_string());
         }
         assert_eq!(
             slow.try_recv().unwrap_err(),
             mpsc::error::TryRecvError::Disconnected
         );
-        fanout.publish(vec![event(0)]);
+        publish(&fanout, &[0]);
         assert!(reader.try_recv().is_ok());
     }
 
     #[test]
-    fn a_client_that_unsubscribed_is_forgotten() {
+    fn a_client_that_left_is_forgotten() {
         let fanout = EventFanout::default();
-        drop(fanout.subscribe());
+        drop(client(&fanout, "tm.event='Tx'"));
         assert!(fanout.has_clients());
-        fanout.publish(vec![event(0)]);
+        publish(&fanout, &[1]);
         assert!(!fanout.has_clients());
     }
 }
