@@ -11,8 +11,10 @@
 //!   [`crate::ws`]), so a block is serialised once however many clients listen.
 //!
 //! A reader that falls more than the channel capacity behind gets
-//! `RecvError::Lagged`: a websocket client is then told and disconnected,
-//! never buffered without bound.
+//! `RecvError::Lagged`: a commit waiter then looks its tx up instead, and the
+//! renderer logs the loss. Websocket clients are fed from their own bounded
+//! queues ([`crate::ws`]): a client too slow for its queue is told and
+//! disconnected, never buffered without bound.
 
 use std::sync::Arc;
 

@@ -185,6 +185,8 @@ impl EventFanout {
         tags_of: impl Fn(&E) -> Tags,
         render: impl Fn(&E, Tags) -> RenderedEvent,
     ) {
+        // Held while rendering: a client subscribing meanwhile waits for at
+        // most one batch, and no event is rendered for a client it misses.
         let mut clients = lock(&self.clients);
         clients.retain(|c| !c.queue.is_closed());
         for ev in batch {
@@ -210,8 +212,9 @@ impl EventFanout {
 /// per tx: rendered one task each, a 25,000-tx block outran the renderer.
 const RENDER_BATCH: usize = 4096;
 
-/// Renders every published event once and fans it out to websocket clients,
-/// in batches of what has queued up. Skips the work while no client listens.
+/// Renders each published event that some websocket subscription matches,
+/// once, and fans it out, in batches of what has queued up. Skips the work
+/// while no client listens.
 pub(crate) async fn render_events(state: Arc<RpcState>) {
     let mut rx = state.events.subscribe();
     let lagged = |missed: u64| {
@@ -520,7 +523,11 @@ mod tests {
 
     /// Test events are numbers: even ones are Tx events, odd ones NewBlocks.
     fn tags(n: &usize) -> Tags {
-        let kind = if n.is_multiple_of(2) { "Tx" } else { "NewBlock" };
+        let kind = if n.is_multiple_of(2) {
+            "Tx"
+        } else {
+            "NewBlock"
+        };
         Tags::from([("tm.event".to_owned(), vec![kind.to_owned()])])
     }
 
