@@ -251,14 +251,14 @@ pub(crate) async fn render_events(state: Arc<RpcState>) {
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
-        if !state.rendered.has_clients() {
+        if !state.fanout.has_clients() {
             continue;
         }
         // Queueing a batch for 100 clients is up to 400,000 sends: off the
         // async workers, with the rendering.
         let st = state.clone();
         let done = tokio::task::spawn_blocking(move || {
-            st.rendered
+            st.fanout
                 .publish(&batch, event_tags, |ev, tags| render_one(&st, ev, tags));
         });
         if let Err(e) = done.await {
@@ -494,7 +494,7 @@ fn subscription_call(
             // Outside the subscriptions' lock: the fanout takes its own lock
             // first, then each client's.
             if events.is_none() {
-                *events = Some(state.rendered.subscribe(Arc::clone(subs)));
+                *events = Some(state.fanout.subscribe(Arc::clone(subs)));
             }
             Ok(json!({}))
         }
@@ -570,10 +570,11 @@ mod tests {
         let mut txs = client(&fanout, "tm.event='Tx'");
         let mut blocks = client(&fanout, "tm.event='NewBlock'");
         let renders = std::cell::Cell::new(0);
-        fanout.publish(&[0, 1, 2], tags, |n, t| {
+        let counted = |n: &usize, t| {
             renders.set(renders.get() + 1);
             render(n, t)
-        });
+        };
+        fanout.publish(&[0, 1, 2], tags, counted);
         assert_eq!(renders.get(), 3);
         assert_eq!(txs.try_recv().unwrap().data, "0");
         assert_eq!(txs.try_recv().unwrap().data, "2");
@@ -581,10 +582,7 @@ mod tests {
         assert_eq!(blocks.try_recv().unwrap().data, "1");
         assert!(blocks.try_recv().is_err());
         drop(txs);
-        fanout.publish(&[4, 6], tags, |n, t| {
-            renders.set(renders.get() + 1);
-            render(n, t)
-        });
+        fanout.publish(&[4, 6], tags, counted);
         assert_eq!(renders.get(), 3, "Tx events rendered with no Tx subscriber");
     }
 
