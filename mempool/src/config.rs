@@ -25,6 +25,9 @@ pub struct MempoolConfig {
     pub seen_cache_size: usize,
     /// Size of the LRU cache of tx hashes whose signature verified.
     pub verified_cache_size: usize,
+    /// Most senders' decompressed public keys kept for batch verification
+    /// (about 200 bytes each; 0 keeps none).
+    pub key_cache_size: usize,
 }
 
 impl MempoolConfig {
@@ -40,6 +43,7 @@ impl MempoolConfig {
             ttl_blocks: 600,
             seen_cache_size: 100_000,
             verified_cache_size: 150_000,
+            key_cache_size: 32_768,
         }
     }
 }

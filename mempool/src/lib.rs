@@ -120,6 +120,9 @@
 //!   tens of blocks, which is how long gossip echoes keep arriving.
 //! - `verified_cache_size` 150,000: above `max_txs`, so every pending tx's
 //!   verification survives until the block including it is validated.
+//! - `key_cache_size` 32,768 decompressed sender keys (~7 MiB): a batch check
+//!   then decompresses only each signature's R, not its signer's key, for
+//!   every recurring sender; a flood of new keys only empties it.
 //! - Evidence: `max_pending` is the caller's choice (the node uses a small
 //!   number, e.g. 1,000); proposals are capped by `evidence_max_bytes`.
 

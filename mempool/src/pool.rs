@@ -2,9 +2,10 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::sync::Arc;
 
 use cairn_types::tx::tx_hash;
-use cairn_types::{Address, BatchVerifier, Bytes, Hash, Tx};
+use cairn_types::{Address, BatchVerifier, Bytes, Hash, KeyCache, Tx};
 
 use crate::config::MempoolConfig;
 use crate::error::MempoolError;
@@ -154,6 +155,7 @@ pub struct Mempool {
     height: u64,
     seen: Lru<Hash, Seen>,
     verified: Lru<Hash, ()>,
+    keys: Arc<KeyCache>,
 }
 
 impl Mempool {
@@ -162,6 +164,7 @@ impl Mempool {
         Mempool {
             seen: Lru::new(config.seen_cache_size),
             verified: Lru::new(config.verified_cache_size),
+            keys: Arc::new(KeyCache::new(config.key_cache_size)),
             config,
             senders: HashMap::new(),
             by_hash: HashMap::new(),
@@ -171,6 +174,12 @@ impl Mempool {
             next_seq: 0,
             height,
         }
+    }
+
+    /// The senders' decompressed keys this mempool keeps, for block
+    /// validation to share.
+    pub fn key_cache(&self) -> Arc<KeyCache> {
+        Arc::clone(&self.keys)
     }
 
     /// The configuration in force.
@@ -289,7 +298,7 @@ impl Mempool {
             }
         }
         let mut sig_ok = vec![true; prechecked.len()];
-        for (pos, ok) in batch.verify_each().into_iter().enumerate() {
+        for (pos, ok) in batch.verify_each_cached(&self.keys).into_iter().enumerate() {
             if let Some(&i) = batch_index.get(pos) {
                 sig_ok[i] = ok;
             }
@@ -332,7 +341,7 @@ impl Mempool {
         let checked = Tx::decode(&bytes, self.config.max_tx_bytes, &self.config.chain_id)
             .map_err(MempoolError::from)
             .and_then(|tx| {
-                tx.body.sender.check_usable()?;
+                self.keys.check_usable(&tx.body.sender)?;
                 Ok(tx)
             });
         match checked {

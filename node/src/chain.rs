@@ -1,7 +1,7 @@
 //! Building and validating blocks against the node's state: `getValue()`
 //! and `valid(v)` of the paper, which the consensus core leaves to the shell.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use cairn_mempool::{EvidencePool, EvidenceView, Mempool, StateView};
 use cairn_state::{NextBlock, Store};
@@ -9,7 +9,8 @@ use cairn_types::block::{APP_VERSION, BLOCK_VERSION};
 use cairn_types::codec::Bytes;
 use cairn_types::tx::tx_hash;
 use cairn_types::{
-    Address, BatchVerifier, Block, Commit, Evidence, Header, Time, Tx, ValidatorSet, Version,
+    Address, BatchVerifier, Block, Commit, Evidence, Header, KeyCache, Time, Tx, ValidatorSet,
+    Version,
 };
 
 /// Why a proposed or synced block is not valid on top of our state.
@@ -287,10 +288,10 @@ pub fn check_txs(
     txs: &[Bytes],
 ) -> Result<(), InvalidBlock> {
     let max = usize::try_from(params.consensus.tx_max_bytes).unwrap_or(usize::MAX);
-    let to_verify: Vec<usize> = mempool
+    let (to_verify, keys) = mempool
         .lock()
-        .map(|m| m.unverified(txs))
-        .unwrap_or_else(|_| (0..txs.len()).collect());
+        .map(|m| (m.unverified(txs), m.key_cache()))
+        .unwrap_or_else(|_| ((0..txs.len()).collect(), Arc::new(KeyCache::new(0))));
     let mut batch = BatchVerifier::new();
     let mut decoded = Vec::with_capacity(to_verify.len());
     for (index, bytes) in txs.iter().enumerate() {
@@ -298,10 +299,8 @@ pub fn check_txs(
             index,
             reason: e.to_string(),
         })?;
-        if to_verify.contains(&index) {
-            tx.body
-                .sender
-                .check_usable()
+        if to_verify.binary_search(&index).is_ok() {
+            keys.check_usable(&tx.body.sender)
                 .map_err(|e| InvalidBlock::Tx {
                     index,
                     reason: e.to_string(),
@@ -310,7 +309,7 @@ pub fn check_txs(
             decoded.push(index);
         }
     }
-    if let Some(bad) = batch.verify_each().iter().position(|ok| !ok) {
+    if let Some(bad) = batch.verify_each_cached(&keys).iter().position(|ok| !ok) {
         return Err(InvalidBlock::Tx {
             index: decoded[bad],
             reason: "signature does not verify".into(),

@@ -1,15 +1,24 @@
 //! Hashes, keys, signatures and addresses.
 //!
-//! Signing uses ed25519-dalek. Verification uses ed25519-zebra's ZIP-215
-//! rules, whose single and batch answers agree: validity is one deterministic
-//! function of (key, message, signature), wherever and however it is checked.
+//! Signing uses ed25519-dalek. Verification follows ZIP-215, whose single
+//! and batch answers agree: validity is one deterministic function of (key,
+//! message, signature), wherever and however it is checked. Single checks
+//! use ed25519-zebra; the batch check is ed25519-zebra's equation written
+//! here over curve25519-dalek, so that signers' decompressed keys can be
+//! reused ([`KeyCache`]).
 //! ZIP-215 accepts small-order keys, so keys with small order are refused
 //! where a key enters the chain ([`PublicKey::check_usable`]).
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use curve25519_dalek::edwards::CompressedEdwardsY;
-use rand::SeedableRng;
-use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256, Sha512};
 
 /// A SHA-256 digest.
 #[derive(
@@ -160,13 +169,17 @@ impl PublicKey {
     /// Refuses keys that are not curve points or have small order. Called
     /// wherever a key enters the chain: genesis, accounts, CreateValidator, node keys.
     pub fn check_usable(&self) -> Result<(), KeyError> {
+        self.usable_point().map(|_| ())
+    }
+
+    fn usable_point(&self) -> Result<EdwardsPoint, KeyError> {
         let point = CompressedEdwardsY(self.0)
             .decompress()
             .ok_or(KeyError::NotAPoint)?;
         if point.is_small_order() {
             return Err(KeyError::SmallOrder);
         }
-        Ok(())
+        Ok(point)
     }
 
     /// Verifies `sig` over `msg` under ZIP-215 rules.
@@ -239,6 +252,76 @@ impl SigningKey {
     }
 }
 
+/// Decompressed public keys by their bytes, for [`BatchVerifier`] and
+/// [`KeyCache::check_usable`].
+///
+/// A ZIP-215 batch check decompresses each signer's key and each signature's
+/// R, and a decompression (a field exponentiation) costs about as much as the
+/// rest of a signature's share of the batch; the mempool's usability check
+/// of a sender's key is one more. Senders recur, so the node keeps their
+/// points. Only usable keys (curve points of large order) are kept; when
+/// `capacity` is reached the cache starts over, so its memory is bounded
+/// (about 200 bytes a key) and a flood of fresh keys costs only misses.
+/// Shared by the mempool and block validation, hence the lock.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    points: Mutex<HashMap<PublicKey, EdwardsPoint>>,
+    capacity: usize,
+}
+
+impl KeyCache {
+    /// A cache of at most `capacity` keys (0: keeps nothing).
+    pub fn new(capacity: usize) -> KeyCache {
+        KeyCache {
+            points: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// Number of keys held.
+    pub fn len(&self) -> usize {
+        self.points.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
+    /// Whether no key is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`PublicKey::check_usable`], answered from the cache for a kept key.
+    pub fn check_usable(&self, key: &PublicKey) -> Result<(), KeyError> {
+        self.usable_point(key).map(|_| ())
+    }
+
+    /// The key's point if it is usable, kept for next time.
+    fn usable_point(&self, key: &PublicKey) -> Result<EdwardsPoint, KeyError> {
+        if let Some(p) = self.points.lock().ok().and_then(|p| p.get(key).copied()) {
+            return Ok(p);
+        }
+        let p = key.usable_point()?;
+        if self.capacity > 0
+            && let Ok(mut points) = self.points.lock()
+        {
+            if points.len() >= self.capacity {
+                points.clear();
+            }
+            points.insert(*key, p);
+        }
+        Ok(p)
+    }
+
+    /// The key's point under ZIP-215's decoding (non-canonical encodings
+    /// accepted, as `CompressedEdwardsY::decompress` does); small-order keys
+    /// decompress but are not kept.
+    fn point(&self, key: &PublicKey) -> Option<EdwardsPoint> {
+        match self.usable_point(key) {
+            Ok(p) => Some(p),
+            Err(KeyError::SmallOrder) => CompressedEdwardsY(key.0).decompress(),
+            Err(KeyError::NotAPoint) => None,
+        }
+    }
+}
+
 /// Verifies many signatures at once with ZIP-215 batch verification.
 ///
 /// The batch answer equals the conjunction of the single answers (a ZIP-215
@@ -271,34 +354,97 @@ impl BatchVerifier {
         self.items.is_empty()
     }
 
-    /// True when every signature is valid.
+    /// True when every signature is valid; every key is decompressed.
     pub fn verify_all(&self) -> bool {
+        self.verify_all_cached(&KeyCache::new(0))
+    }
+
+    /// True when every signature is valid; keys' points come from `keys`.
+    ///
+    /// The equation is ed25519-zebra's (ZIP-215):
+    /// `8 * ([-sum z_i s_i] B + sum [z_i] R_i + sum_A [sum_{i by A} z_i k_i] A) = 0`
+    /// with `k_i = SHA-512(R_i || A_i || M_i) mod l`, `s_i` canonical and
+    /// 128-bit `z_i`; terms of one key are merged into one coefficient.
+    #[allow(non_snake_case)]
+    pub fn verify_all_cached(&self, keys: &KeyCache) -> bool {
         if self.items.is_empty() {
             return true;
         }
+        let mut z_source = rand::rngs::ChaCha8Rng::from_seed(self.transcript());
+        let mut key_index: HashMap<PublicKey, usize> = HashMap::new();
+        let (mut As, mut A_coeffs) = (Vec::new(), Vec::<Scalar>::new());
+        let (mut Rs, mut R_coeffs) = (Vec::with_capacity(self.items.len()), Vec::new());
+        let mut B_coeff = Scalar::ZERO;
+        for (key, sig, msg) in &self.items {
+            let mut r_bytes = [0u8; 32];
+            r_bytes.copy_from_slice(&sig.0[..32]);
+            let mut s_bytes = [0u8; 32];
+            s_bytes.copy_from_slice(&sig.0[32..]);
+            let (Some(R), Some(s)) = (
+                CompressedEdwardsY(r_bytes).decompress(),
+                Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)),
+            ) else {
+                return false;
+            };
+            let slot = match key_index.get(key) {
+                Some(&slot) => slot,
+                None => {
+                    let Some(A) = keys.point(key) else {
+                        return false;
+                    };
+                    As.push(A);
+                    A_coeffs.push(Scalar::ZERO);
+                    key_index.insert(*key, As.len() - 1);
+                    As.len() - 1
+                }
+            };
+            let k: [u8; 64] = Sha512::new()
+                .chain_update(r_bytes)
+                .chain_update(key.0)
+                .chain_update(msg)
+                .finalize()
+                .into();
+            let mut z_bytes = [0u8; 16];
+            z_source.fill_bytes(&mut z_bytes);
+            let z = Scalar::from(u128::from_le_bytes(z_bytes));
+            B_coeff -= z * s;
+            A_coeffs[slot] += z * Scalar::from_bytes_mod_order_wide(&k);
+            Rs.push(R);
+            R_coeffs.push(z);
+        }
+        EdwardsPoint::vartime_multiscalar_mul(
+            std::iter::once(&B_coeff)
+                .chain(A_coeffs.iter())
+                .chain(R_coeffs.iter()),
+            std::iter::once(&ED25519_BASEPOINT_POINT)
+                .chain(As.iter())
+                .chain(Rs.iter()),
+        )
+        .mul_by_cofactor()
+        .is_identity()
+    }
+
+    /// A hash of every item, the seed of the batch's coefficients.
+    fn transcript(&self) -> [u8; 32] {
         let mut transcript = Sha256::new();
-        let mut batch = ed25519_zebra::batch::Verifier::new();
         for (key, sig, msg) in &self.items {
             transcript.update(key.0);
             transcript.update(sig.0);
             transcript.update((msg.len() as u64).to_le_bytes());
             transcript.update(msg);
-            let item = ed25519_zebra::batch::Item::from((
-                ed25519_zebra::VerificationKeyBytes::from(key.0),
-                ed25519_zebra::Signature::from_bytes(&sig.0),
-                msg,
-            ));
-            batch.queue(item);
         }
-        let seed: [u8; 32] = transcript.finalize().into();
-        let rng = rand::rngs::ChaCha8Rng::from_seed(seed);
-        batch.verify(rng).is_ok()
+        transcript.finalize().into()
     }
 
     /// The validity of each item, in order. One batch check when all are
     /// valid; otherwise each item is checked alone to find the bad ones.
     pub fn verify_each(&self) -> Vec<bool> {
-        if self.verify_all() {
+        self.verify_each_cached(&KeyCache::new(0))
+    }
+
+    /// [`BatchVerifier::verify_each`] with keys' points from `keys`.
+    pub fn verify_each_cached(&self, keys: &KeyCache) -> Vec<bool> {
+        if self.verify_all_cached(keys) {
             return vec![true; self.items.len()];
         }
         self.items

@@ -40,7 +40,9 @@ pub mod vote;
 
 pub use block::{Block, BlockId, Commit, CommitSig, Header, Version};
 pub use codec::{Bytes, CodecError, Text};
-pub use crypto::{Address, BatchVerifier, Hash, NodeId, PublicKey, Signature, SigningKey};
+pub use crypto::{
+    Address, BatchVerifier, Hash, KeyCache, NodeId, PublicKey, Signature, SigningKey,
+};
 pub use evidence::{DuplicateVoteEvidence, Evidence};
 pub use params::{AppParams, ChainParams, ConsensusParams};
 pub use time::Time;

@@ -5,10 +5,11 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use cairn_types::crypto::{BatchVerifier, KeyError, PublicKey, Signature, SigningKey};
+use cairn_types::crypto::{BatchVerifier, KeyCache, KeyError, PublicKey, Signature, SigningKey};
 use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
 use curve25519_dalek::edwards::CompressedEdwardsY;
 use curve25519_dalek::scalar::Scalar;
+use rand::SeedableRng;
 use sha2::{Digest, Sha512};
 
 /// The group order L, little-endian.
@@ -24,11 +25,18 @@ fn sig(r: [u8; 32], s: [u8; 32]) -> Signature {
     Signature(b)
 }
 
+/// The single answer and the batch answer; the batch answer is also checked
+/// to be the same with a cold and with a warm key cache.
 fn single_and_batch(key: PublicKey, msg: &[u8], s: Signature) -> (bool, bool) {
     let single = key.verify(msg, &s).is_ok();
     let mut batch = BatchVerifier::new();
     batch.push(key, msg.to_vec(), s);
-    (single, batch.verify_all())
+    let uncached = batch.verify_all();
+    let keys = KeyCache::new(4);
+    for cache in ["cold", "warm"] {
+        assert_eq!(batch.verify_all_cached(&keys), uncached, "{cache} cache");
+    }
+    (single, uncached)
 }
 
 /// Adds two little-endian 256-bit numbers (no overflow for the values used here).
@@ -161,4 +169,62 @@ fn signature_for_another_message_or_key_fails() {
     assert!(k.public_key().verify(b"m", &s).is_ok());
     assert!(k.public_key().verify(b"n", &s).is_err());
     assert!(other.public_key().verify(b"m", &s).is_err());
+}
+
+/// ed25519-zebra's own batch verifier over the same items: the oracle for
+/// Cairn's batch equation.
+fn zebra_batch(items: &[(PublicKey, Vec<u8>, Signature)]) -> bool {
+    let mut batch = ed25519_zebra::batch::Verifier::new();
+    for (key, msg, s) in items {
+        batch.queue((
+            ed25519_zebra::VerificationKeyBytes::from(key.0),
+            ed25519_zebra::Signature::from_bytes(&s.0),
+            msg,
+        ));
+    }
+    batch
+        .verify(rand::rngs::ChaCha8Rng::from_seed([5; 32]))
+        .is_ok()
+}
+
+proptest::proptest! {
+    /// Batches of up to 24 signatures by 4 keys (so a key's terms are merged),
+    /// some tampered in R, S, the message or the key: the answer, with a cold
+    /// and a warm key cache, is ed25519-zebra's batch answer and the
+    /// conjunction of the single answers.
+    #[test]
+    fn batch_equation_agrees_with_ed25519_zebra(
+        items in proptest::collection::vec((0..4u8, proptest::collection::vec(0..=255u8, 0..40), 0..8u8), 1..24)
+    ) {
+        let signers: Vec<SigningKey> = (0..4u8).map(|i| SigningKey::from_seed([i + 100; 32])).collect();
+        let batch_items: Vec<(PublicKey, Vec<u8>, Signature)> = items
+            .iter()
+            .map(|(signer, msg, tamper)| {
+                let key = &signers[*signer as usize];
+                let mut s = key.sign(msg);
+                let mut pk = key.public_key();
+                let mut msg = msg.clone();
+                match tamper {
+                    0 => s.0[1] ^= 4,         // R
+                    1 => s.0[40] ^= 1,        // S
+                    2 => msg.push(0),         // message
+                    3 => pk = signers[(*signer as usize + 1) % 4].public_key(),
+                    _ => {}
+                }
+                (pk, msg, s)
+            })
+            .collect();
+        let mut batch = BatchVerifier::new();
+        for (pk, msg, s) in &batch_items {
+            batch.push(*pk, msg.clone(), *s);
+        }
+        let singles = batch_items.iter().all(|(pk, msg, s)| pk.verify(msg, s).is_ok());
+        let keys = KeyCache::new(2);
+        proptest::prop_assert_eq!(batch.verify_all(), singles);
+        proptest::prop_assert_eq!(zebra_batch(&batch_items), singles);
+        for _ in 0..2 {
+            proptest::prop_assert_eq!(batch.verify_all_cached(&keys), singles);
+        }
+        proptest::prop_assert!(keys.len() <= 2, "the cache is bounded");
+    }
 }
