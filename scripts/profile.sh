@@ -10,6 +10,8 @@
 # process (comm) and the top symbols over all processes and for one validator.
 # Environment: PROFILE_RATE (default 2000), PROFILE_SECONDS (default 40),
 #   PROFILE_SAMPLE_SECONDS (default 20), PROFILE_DIR (default a fresh temp dir),
+#   PROFILE_CALL_GRAPH (perf's --call-graph: fp by default; `dwarf` unwinds
+#   through .eh_frame, since the release build has no frame pointers),
 #   CAIRN_STARTING_PORT (default 27900).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,7 @@ source scripts/lib.sh
 export PROFILE_RATE=${PROFILE_RATE:-2000}
 export PROFILE_SECONDS=${PROFILE_SECONDS:-40}
 export PROFILE_SAMPLE_SECONDS=${PROFILE_SAMPLE_SECONDS:-20}
+export PROFILE_CALL_GRAPH=${PROFILE_CALL_GRAPH:-fp}
 export PROFILE_DIR=${PROFILE_DIR:-$(mktemp -d /tmp/cairn-profile.XXXXXX)}
 export CAIRN_STARTING_PORT=${CAIRN_STARTING_PORT:-27900}
 ensure_build_deps
@@ -66,7 +69,8 @@ try:
                            [threads(p.pid) for p in net.procs]))
     threading.Thread(target=sample_rss, daemon=True).start()
     time.sleep(max(0, (secs - sample) / 2) + 5)  # +5: the generator signs before its clock
-    subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-a", "-g",
+    subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "499", "-a",
+                    "--call-graph", os.environ["PROFILE_CALL_GRAPH"],
                     "-o", f"{d}/perf.data", "--", "sleep", str(sample)],
                    check=True, stderr=subprocess.DEVNULL)
     out, _ = load.communicate(timeout=secs + 120)

@@ -32,7 +32,7 @@ use std::time::Duration;
 use cairn_consensus::guard::{GuardError, SignedMessage, SigningGuard};
 use cairn_consensus::wal::{self, WalRecord};
 use cairn_consensus::{Backlog, Core, Input, Message, Output, Params, Step, Timeout, Timeouts};
-use cairn_state::Signatures;
+use cairn_state::{Executed, Signatures};
 use cairn_types::{
     Address, Block, Commit, DuplicateVoteEvidence, Evidence, NodeId, SignedVote, SigningKey, Time,
     VoteKind,
@@ -136,6 +136,8 @@ pub struct Committed {
     pub block: Arc<Block>,
     /// Its commit.
     pub commit: Arc<Commit>,
+    /// Its execution: results and tx hashes in block order, the new app hash.
+    pub executed: Arc<Executed>,
     /// The round it was decided in.
     pub round: u32,
     /// Time spent executing and writing it.
@@ -709,7 +711,7 @@ impl Driver {
         let s = Arc::clone(&self.shared);
         let executed = s.store.execute_block(&block, Signatures::Trusted)?;
         let height = block.header.height;
-        s.store.commit(&block, &commit, executed)?;
+        let executed = s.store.commit(&block, &commit, executed)?;
         let params = s.store.params()?;
         let view = StoreView(&s.store);
         if let Ok(mut m) = s.mempool.lock() {
@@ -740,6 +742,7 @@ impl Driver {
         let _ = self.committed.send(Committed {
             block: Arc::new(block),
             commit: Arc::new(commit),
+            executed: Arc::new(executed),
             round,
             processing: started.elapsed(),
             decision,

@@ -20,7 +20,7 @@
 //! Store::open(dir, &genesis, options)      // genesis state on first open; open-time check always
 //! store.next_block()                      // header fields the state dictates (proposers, validation)
 //! store.execute_block(&block, Signatures::Trusted) -> Executed   // nothing written
-//! store.commit(&block, &commit, executed)  // ONE synced WriteBatch
+//! store.commit(&block, &commit, executed) -> Executed  // ONE synced WriteBatch; results given back
 //! // or store.apply_block(&block, &commit, sigs) for both under one lock
 //! ```
 //! `Executed` carries the new app hash (header `H+1`'s `app_hash`), each tx's

@@ -648,14 +648,16 @@ impl Store {
     ///
     /// An error here is fatal for the node (the store's memory is unchanged,
     /// but the disk may be failing).
+    ///
+    /// Gives back the execution's results (its state writes emptied).
     pub fn commit(
         &self,
         block: &Block,
         commit: &Commit,
         executed: Executed,
-    ) -> Result<(), StateError> {
+    ) -> Result<Executed, StateError> {
         let _w = self.writer.lock().map_err(|_| StateError::Poisoned)?;
-        self.commit_locked(block, commit, &executed)
+        self.commit_locked(block, commit, executed)
     }
 
     /// [`Store::execute_block`] then [`Store::commit`], under one lock.
@@ -666,19 +668,16 @@ impl Store {
         sigs: Signatures,
     ) -> Result<Executed, StateError> {
         let _w = self.writer.lock().map_err(|_| StateError::Poisoned)?;
-        let mut executed = self.execute_locked(block, sigs)?;
-        self.commit_locked(block, commit, &executed)?;
-        executed.state.changes = Vec::new();
-        executed.state.tree = TreeUpdateBatch::default();
-        Ok(executed)
+        let executed = self.execute_locked(block, sigs)?;
+        self.commit_locked(block, commit, executed)
     }
 
     fn commit_locked(
         &self,
         block: &Block,
         commit: &Commit,
-        ex: &Executed,
-    ) -> Result<(), StateError> {
+        mut ex: Executed,
+    ) -> Result<Executed, StateError> {
         let head = self.head()?;
         let h = ex.height;
         if h != head.height + 1 || ex.base_app_hash != head.app_hash {
@@ -771,7 +770,9 @@ impl Store {
             oldest_version: oldest,
             valset_floor: floor,
         };
-        Ok(())
+        ex.state.changes = Vec::new();
+        ex.state.tree = TreeUpdateBatch::default();
+        Ok(ex)
     }
 
     /// Adds this height's pruning to `batch`; returns the new oldest state
