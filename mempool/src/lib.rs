@@ -24,13 +24,18 @@
 //!    hashing); the tx hash (SHA-256 of the full signed bytes) is looked up
 //!    in the pool and in the seen cache (an echo costs one hash and two map
 //!    lookups); canonical decoding with the byte limit; chain id; the sender
-//!    key must not have small order; then the signature (ZIP-215). With
+//!    key must not have small order (answered from the cache of senders'
+//!    decompressed keys, [`KeyCache`](cairn_types::KeyCache), which the batch
+//!    check shares); then the signature (ZIP-215). With
 //!    [`Mempool::check_txs`] all signatures of a batch are verified in ONE
 //!    deterministic [`BatchVerifier`](cairn_types::BatchVerifier) call (the
 //!    throughput path for RPC and gossip: roughly twice the single-verify
 //!    rate); when the batch fails, each item is checked alone to find the
 //!    bad ones. Txs whose hash is in the verified cache skip verification.
-//! 2. **Stateful**, against the latest committed state: fee `>=`
+//! 2. **Stateful**, against the committed state as of the last
+//!    [`Mempool::update`] (each sender's account is read from the
+//!    [`StateView`] once per height, so the node must call `update` after
+//!    every commit; until it does, admission sees the height before): fee `>=`
 //!    `min_fee_per_byte × size`; nonce `>=` the account's next nonce and
 //!    within the window `account nonce + max_per_sender`; no other pending
 //!    tx with that nonce; the sender's balance covers this tx's maximum

@@ -10,7 +10,7 @@ use cairn_types::{Address, BatchVerifier, Bytes, Hash, KeyCache, Tx};
 use crate::config::MempoolConfig;
 use crate::error::MempoolError;
 use crate::lru::Lru;
-use crate::view::{StateView, max_spend};
+use crate::view::{AccountInfo, StateView, max_spend};
 
 /// Bytes a tx adds to a block beyond its own: the borsh length prefix of
 /// its entry in `Block::txs`.
@@ -156,6 +156,10 @@ pub struct Mempool {
     seen: Lru<Hash, Seen>,
     verified: Lru<Hash, ()>,
     keys: Arc<KeyCache>,
+    /// Accounts read from the committed state since the last
+    /// [`Mempool::update`]: state only changes at a commit, and each admitted
+    /// tx would otherwise read its sender from the store.
+    accounts: HashMap<Address, AccountInfo>,
 }
 
 impl Mempool {
@@ -165,6 +169,7 @@ impl Mempool {
             seen: Lru::new(config.seen_cache_size),
             verified: Lru::new(config.verified_cache_size),
             keys: Arc::new(KeyCache::new(config.key_cache_size)),
+            accounts: HashMap::new(),
             config,
             senders: HashMap::new(),
             by_hash: HashMap::new(),
@@ -372,7 +377,7 @@ impl Mempool {
             return Err(MempoolError::FeeTooLow { fee, min, size });
         }
         let sender = d.tx.sender();
-        let account = state.account(&sender);
+        let account = self.committed_account(&sender, state);
         if nonce < account.nonce {
             return Err(MempoolError::NonceTooLow {
                 nonce,
@@ -624,6 +629,20 @@ impl Mempool {
         out
     }
 
+    /// `sender`'s committed account, read once per height. Bounded: the
+    /// memo starts over past `max_txs` senders.
+    fn committed_account(&mut self, sender: &Address, state: &impl StateView) -> AccountInfo {
+        if let Some(a) = self.accounts.get(sender) {
+            return *a;
+        }
+        if self.accounts.len() >= self.config.max_txs {
+            self.accounts.clear();
+        }
+        let account = state.account(sender);
+        self.accounts.insert(*sender, account);
+        account
+    }
+
     /// After a block is committed at `height`: removes the included txs
     /// (remembering their hashes in the seen cache), drops txs whose TTL ran
     /// out, and rechecks every remaining tx against the new state (nonce,
@@ -637,6 +656,7 @@ impl Mempool {
         state: &impl StateView,
     ) -> UpdateReport {
         self.height = height;
+        self.accounts.clear();
         let mut report = UpdateReport::default();
         for b in committed_txs {
             let hash = tx_hash(b);
@@ -667,7 +687,7 @@ impl Mempool {
         let min_fee_per_byte = u128::from(state.min_fee_per_byte());
         let senders: Vec<Address> = self.senders.keys().copied().collect();
         for sender in senders {
-            let account = state.account(&sender);
+            let account = self.committed_account(&sender, state);
             let Some(q) = self.senders.get(&sender) else {
                 continue;
             };

@@ -219,7 +219,10 @@ fn future_and_per_sender_limits() {
     for n in 0..3 {
         mp.check_tx(tx(&a, n, 1000, 1), &st2).unwrap();
     }
-    st2.set(&a, u64::MAX, 1); // state moved on without an update: window moves too
+    // A block used nonce 0 through another node's tx: the recheck drops the
+    // stale one and the window moves.
+    st2.set(&a, u64::MAX, 1);
+    mp.update(2, &[], &st2);
     let e = mp.check_tx(tx(&a, 3, 1000, 1), &st2).unwrap();
     assert!(!e.future, "stale nonce 0 is dropped and 3 fits");
     assert_eq!(mp.len(), 3);
@@ -555,8 +558,9 @@ fn a_tx_failing_stateful_checks_keeps_its_verification() {
     let e = mp.check_tx(t.clone(), &st).unwrap_err();
     assert!(matches!(e, MempoolError::InsufficientBalance { .. }));
     assert!(mp.is_verified(&tx_hash(&t)));
-    // Funded later, the same bytes are accepted (not cached as invalid).
+    // Funded by a later block, the same bytes are accepted (not cached as invalid).
     st.set(&a, 10_000, 0);
+    mp.update(2, &[], &st);
     mp.check_tx(t, &st).unwrap();
 }
 
@@ -598,4 +602,20 @@ fn spend_counts_fee_and_moved_amount() {
         10
     );
     assert_eq!(cairn_mempool::max_spend(&t(Msg::Unjail)), 10);
+}
+
+#[test]
+fn committed_accounts_are_read_once_per_height() {
+    let a = key(1);
+    let mut st = State::with(&[&a], 0);
+    let mut mp = pool();
+    let t = tx(&a, 0, 1000, 1);
+    let poor = |e: MempoolError| matches!(e, MempoolError::InsufficientBalance { .. });
+    assert!(poor(mp.check_tx(t.clone(), &st).unwrap_err()));
+    // The view changes without a commit reaching the pool: this height's
+    // reading of the account stands.
+    st.set(&a, 10_000, 0);
+    assert!(poor(mp.check_tx(t.clone(), &st).unwrap_err()));
+    mp.update(2, &[], &st);
+    mp.check_tx(t, &st).unwrap();
 }
