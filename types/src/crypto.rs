@@ -9,10 +9,10 @@
 //! ZIP-215 accepts small-order keys, so keys with small order are refused
 //! where a key enters the chain ([`PublicKey::check_usable`]).
 
-use borsh::{BorshDeserialize, BorshSerialize};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use borsh::{BorshDeserialize, BorshSerialize};
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
