@@ -189,6 +189,9 @@ impl EventFanout {
         // most one batch, and no event is rendered for a client it misses.
         let mut clients = lock(&self.clients);
         clients.retain(|c| !c.queue.is_closed());
+        if clients.is_empty() {
+            return;
+        }
         for ev in batch {
             let mut tags = tags_of(ev);
             let mut rendered: Option<Arc<RenderedEvent>> = None;
@@ -508,10 +511,16 @@ fn subscription_call(
             if list.len() == before {
                 return Err(RpcError::params(format!("subscription {q:?} not found")));
             }
+            if list.is_empty() {
+                // Leaves the fanout, which then skips the tags of every event
+                // while no client is left (subscribing again rejoins).
+                *events = None;
+            }
             Ok(json!({}))
         }
         _ => {
             lock(subs).clear();
+            *events = None;
             Ok(json!({}))
         }
     }

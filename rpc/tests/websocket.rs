@@ -151,6 +151,20 @@ async fn new_block_and_tx_events_carry_the_subscribe_id() {
     );
     let r = call(&mut ws, json!(11), "unsubscribe_all", json!({})).await;
     assert_eq!(r["result"], json!({}));
+    // With no subscription left the client leaves the fanout; subscribing
+    // again brings it back.
+    let r = call(
+        &mut ws,
+        json!(12),
+        "subscribe",
+        json!({"query": "tm.event='NewBlock'"}),
+    )
+    .await;
+    assert_eq!(r["result"], json!({}));
+    s.backend.commit_mempool();
+    let ev = next(&mut ws).await;
+    assert_eq!(ev["id"], 12, "{ev}");
+    assert_eq!(ev["result"]["data"]["type"], "tendermint/event/NewBlock");
     s.running.stop().await;
 }
 
