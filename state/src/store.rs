@@ -12,7 +12,7 @@ use cairn_types::params::{AppParams, ChainParams};
 use cairn_types::tx::tx_hash;
 use cairn_types::validator::ValidatorSet;
 use cairn_types::{Block, BlockId, Commit, Hash, Time};
-use jmt::storage::TreeUpdateBatch;
+use jmt::storage::{TreeReader, TreeUpdateBatch};
 use rocksdb::{WriteBatch, WriteOptions};
 
 use crate::app::{App, BlockContext, consensus_hash};
@@ -337,19 +337,32 @@ fn enc<T: BorshSerialize>(v: &T) -> Vec<u8> {
 }
 
 /// Computes the tree update for `changes` at `version`.
-fn compute_state(
-    view: &TreeView<'_>,
+///
+/// A set without deletions goes through jmt's batch insert, which reads and
+/// hashes each touched node once; the per-key insert walks and re-hashes the
+/// top of the tree again for every key (a third of a block's execution).
+/// Both build the same tree: a JMT's shape follows from its key set alone.
+/// The batch insert cannot delete, so a set with deletions takes the other.
+fn compute_state<R: TreeReader>(
+    view: &R,
     changes: Vec<Change>,
     version: u64,
 ) -> Result<(Hash, StateWrites), StateError> {
     let tree = Tree::new(view);
-    let set: Vec<_> = changes
+    let inserts: Option<Vec<_>> = changes
         .iter()
-        .map(|c| (key_hash(&c.key), c.value.clone()))
+        .map(|c| c.value.clone().map(|v| (key_hash(&c.key), v)))
         .collect();
-    let (root, batch) = tree
-        .put_value_set(set, version)
-        .map_err(StateError::merkle)?;
+    let (root, batch) = match inserts {
+        Some(set) if !set.is_empty() => tree
+            .batch_put_value_sets(vec![set], None, version)
+            .map(|(roots, batch)| (roots[0], batch)),
+        _ => tree.put_value_set(
+            changes.iter().map(|c| (key_hash(&c.key), c.value.clone())),
+            version,
+        ),
+    }
+    .map_err(StateError::merkle)?;
     Ok((
         Hash(root.0),
         StateWrites {
@@ -1373,4 +1386,80 @@ fn load_and_check(db: &Db, doc: &GenesisDoc) -> Result<Head, StateError> {
         oldest_version: oldest,
         valset_floor: floor,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
+    use jmt::{KeyHash, OwnedValue, Version};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A tree kept in memory: nodes by key (values are not read on insert).
+    #[derive(Default)]
+    struct MemTree(HashMap<NodeKey, Node>);
+
+    impl TreeReader for MemTree {
+        fn get_node_option(&self, key: &NodeKey) -> anyhow::Result<Option<Node>> {
+            Ok(self.0.get(key).cloned())
+        }
+        fn get_value_option(&self, _: Version, _: KeyHash) -> anyhow::Result<Option<OwnedValue>> {
+            anyhow::bail!("insertion never reads values")
+        }
+        fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+            anyhow::bail!("only a restore reads the rightmost leaf")
+        }
+    }
+
+    impl MemTree {
+        fn apply(&mut self, batch: &TreeUpdateBatch) {
+            for (k, n) in batch.node_batch.nodes() {
+                self.0.insert(k.clone(), n.clone());
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// The batch insert and jmt's per-key insert build the same tree:
+        /// the same root, new nodes, values and stale nodes at every version, over new
+        /// keys, updated keys and leaves split by a neighbour.
+        #[test]
+        fn the_batch_insert_builds_the_tree_the_per_key_insert_builds(
+            versions in prop::collection::vec(
+                prop::collection::btree_map(0u16..300, any::<u8>(), 1..40), 1..6)
+        ) {
+            let (mut batched, mut per_key) = (MemTree::default(), MemTree::default());
+            for (version, set) in versions.into_iter().enumerate() {
+                let version = version as u64;
+                let changes: Vec<Change> = set
+                    .iter()
+                    .map(|(k, v)| Change {
+                        key: k.to_be_bytes().to_vec(),
+                        value: Some(vec![*v]),
+                        before: None,
+                    })
+                    .collect();
+                let (root, writes) = compute_state(&batched, changes, version).unwrap();
+                let (expected_root, expected) = Tree::new(&per_key)
+                    .put_value_set(
+                        set.iter().map(|(k, v)| (key_hash(&k.to_be_bytes()), Some(vec![*v]))),
+                        version,
+                    )
+                    .unwrap();
+                prop_assert_eq!(root.0, expected_root.0);
+                prop_assert_eq!(&writes.tree.node_batch, &expected.node_batch);
+                prop_assert_eq!(
+                    &writes.tree.stale_node_index_batch,
+                    &expected.stale_node_index_batch
+                );
+                batched.apply(&writes.tree);
+                per_key.apply(&expected);
+            }
+        }
+    }
 }
