@@ -80,6 +80,10 @@ pub struct DbTuning {
     pub write_buffer_bytes: usize,
     /// Most open SST files.
     pub max_open_files: i32,
+    /// Budget of the in-memory caches of flat-state entries and tree nodes
+    /// in front of the database on the execution path, in bytes (half
+    /// each).
+    pub exec_cache_bytes: usize,
 }
 
 impl Default for DbTuning {
@@ -88,6 +92,7 @@ impl Default for DbTuning {
             block_cache_bytes: 128 << 20,
             write_buffer_bytes: 64 << 20,
             max_open_files: 512,
+            exec_cache_bytes: 32 << 20,
         }
     }
 }

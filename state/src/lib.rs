@@ -87,6 +87,7 @@
 //!   evidence from their height could still be valid.
 
 pub mod app;
+mod cache;
 pub mod db;
 pub mod error;
 pub mod keys;

@@ -9,6 +9,8 @@
 //! - [`verify_proof`] needs nothing but the proof, the key, the value (or its
 //!   absence) and the root: a light client can run it.
 
+use std::sync::Mutex;
+
 use borsh::{BorshDeserialize, BorshSerialize};
 use cairn_types::Hash;
 use jmt::proof::SparseMerkleProof;
@@ -16,6 +18,7 @@ use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, RootHash, SimpleHasher, Version};
 use sha2::Digest;
 
+use crate::cache::{Bounded, ENTRY_OVERHEAD, usable};
 use crate::db::{CF_JMT_NODES, CF_JMT_VALUES, Db};
 
 /// SHA-256 (sha2 0.11) as the tree's hasher: the same digests as jmt's own
@@ -62,11 +65,25 @@ pub(crate) fn value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
 pub(crate) struct TreeView<'a> {
     db: &'a Db,
     extra: Option<(NodeKey, Node)>,
+    cache: Option<&'a Mutex<Bounded<NodeKey, Node>>>,
 }
 
 impl<'a> TreeView<'a> {
     pub(crate) fn new(db: &'a Db) -> TreeView<'a> {
-        TreeView { db, extra: None }
+        TreeView {
+            db,
+            extra: None,
+            cache: None,
+        }
+    }
+
+    /// A view that reads through (and fills) a node cache: nodes never
+    /// change under their key, so any reader may fill it.
+    pub(crate) fn cached(db: &'a Db, cache: &'a Mutex<Bounded<NodeKey, Node>>) -> TreeView<'a> {
+        TreeView {
+            cache: Some(cache),
+            ..TreeView::new(db)
+        }
     }
 
     /// A view in which the tree at `version` is the empty tree (for a genesis above version 0).
@@ -78,8 +95,16 @@ impl<'a> TreeView<'a> {
         let extra = NodeKey::try_from_slice(&bytes)
             .ok()
             .map(|k| (k, Node::Null));
-        TreeView { db, extra }
+        TreeView {
+            extra,
+            ..TreeView::new(db)
+        }
     }
+}
+
+/// The weight a node is charged in a node cache.
+pub(crate) fn node_weight(node: &Node) -> usize {
+    ENTRY_OVERHEAD + borsh::object_length(node).unwrap_or(0)
 }
 
 impl TreeReader for TreeView<'_> {
@@ -89,11 +114,18 @@ impl TreeReader for TreeView<'_> {
         {
             return Ok(Some(n.clone()));
         }
-        let cf = self.db.cf(CF_JMT_NODES)?;
-        match self.db.db.get_pinned_cf(cf, node_key_bytes(node_key))? {
-            Some(bytes) => Ok(Some(Node::try_from_slice(&bytes)?)),
-            None => Ok(None),
+        if let Some(node) = self.cache.and_then(usable).and_then(|m| m.get(node_key)) {
+            return Ok(Some(node));
         }
+        let cf = self.db.cf(CF_JMT_NODES)?;
+        let Some(bytes) = self.db.db.get_pinned_cf(cf, node_key_bytes(node_key))? else {
+            return Ok(None);
+        };
+        let node = Node::try_from_slice(&bytes)?;
+        if let Some(mut m) = self.cache.and_then(usable) {
+            m.insert(node_key.clone(), node.clone(), node_weight(&node));
+        }
+        Ok(Some(node))
     }
 
     fn get_value_option(

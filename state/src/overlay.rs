@@ -1,7 +1,8 @@
 //! Copy-on-write view of the state during one block's execution.
 //!
 //! Reads go to the block's pending writes first, then to the latest
-//! committed state (the `state` column family, cached per block). Writes stay
+//! committed state (the `state` column family, through the store's
+//! [`ExecCache`], and kept per block). Writes stay
 //! in memory until the store commits them in one batch. A journal makes each
 //! transaction all-or-nothing: [`Overlay::begin_tx`] marks a point,
 //! [`Overlay::rollback_tx`] undoes every write since.
@@ -10,6 +11,7 @@ use std::collections::BTreeMap;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
+use crate::cache::{ExecCache, flat_weight, usable};
 use crate::db::{CF_STATE, Db};
 use crate::error::StateError;
 
@@ -66,15 +68,19 @@ type Undo = (Vec<u8>, Option<Option<Vec<u8>>>);
 /// The state as a block's execution sees it.
 pub(crate) struct Overlay<'a> {
     db: &'a Db,
+    cache: &'a ExecCache,
     committed: BTreeMap<Vec<u8>, Option<Committed>>,
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     journal: Vec<Undo>,
 }
 
 impl<'a> Overlay<'a> {
-    pub(crate) fn new(db: &'a Db) -> Overlay<'a> {
+    /// An overlay for the writer: it fills `cache` on a miss (see
+    /// [`crate::cache`] for why only the writer may).
+    pub(crate) fn new(db: &'a Db, cache: &'a ExecCache) -> Overlay<'a> {
         Overlay {
             db,
+            cache,
             committed: BTreeMap::new(),
             writes: BTreeMap::new(),
             journal: Vec::new(),
@@ -87,7 +93,17 @@ impl<'a> Overlay<'a> {
 
     fn load(&mut self, key: &[u8]) -> Result<Option<&Committed>, StateError> {
         if !self.committed.contains_key(key) {
-            let c = read_committed(self.db, key)?;
+            let cached = usable(&self.cache.flat).and_then(|m| m.get(key));
+            let c = match cached {
+                Some(c) => c,
+                None => {
+                    let c = read_committed(self.db, key)?;
+                    if let Some(mut m) = usable(&self.cache.flat) {
+                        m.insert(key.to_vec(), c.clone(), flat_weight(key, &c));
+                    }
+                    c
+                }
+            };
             self.committed.insert(key.to_vec(), c);
         }
         Ok(self.committed.get(key).and_then(Option::as_ref))

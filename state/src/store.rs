@@ -16,10 +16,13 @@ use jmt::storage::{TreeReader, TreeUpdateBatch};
 use rocksdb::{WriteBatch, WriteOptions};
 
 use crate::app::{App, BlockContext, consensus_hash};
+use crate::cache::{ExecCache, flat_weight, usable};
 use crate::db::*;
 use crate::error::StateError;
 use crate::keys;
-use crate::merkle::{MerkleProof, Tree, TreeView, key_hash, node_key_bytes, value_key};
+use crate::merkle::{
+    MerkleProof, Tree, TreeView, key_hash, node_key_bytes, node_weight, value_key,
+};
 use crate::model::{
     Account, ActiveMember, Delegation, EvidenceOutcome, SupplyLedger, TxResult, UnbondingEntry,
     ValidatorRecord, codes,
@@ -310,6 +313,7 @@ pub struct Store {
     options: StoreOptions,
     head: RwLock<Head>,
     writer: Mutex<()>,
+    cache: ExecCache,
     report: OpenReport,
     last_commit: RwLock<CommitStats>,
 }
@@ -468,6 +472,7 @@ impl Store {
             block_id: head.last_block_id,
             initialized_genesis,
         };
+        let cache = ExecCache::new(options.tuning.exec_cache_bytes);
         Ok(Store {
             db,
             genesis: genesis.clone(),
@@ -475,6 +480,7 @@ impl Store {
             options,
             head: RwLock::new(head),
             writer: Mutex::new(()),
+            cache,
             report,
             last_commit: RwLock::new(CommitStats::default()),
         })
@@ -623,7 +629,7 @@ impl Store {
             params: &head.params,
             verify_signatures: sigs == Signatures::Verify,
         };
-        let mut app = App::new(Overlay::new(&self.db), ctx);
+        let mut app = App::new(Overlay::new(&self.db, &self.cache), ctx);
         let mut evidence = Vec::with_capacity(block.evidence.len());
         for ev in &block.evidence {
             evidence.push(app.apply_evidence(ev)?);
@@ -637,7 +643,11 @@ impl Store {
         let (validator_updates, validators_after_next) = app.end_block(&head.set_after)?;
         let new_params = app.new_params.take();
         let changes = app.ov.into_changes();
-        let (app_hash, state) = compute_state(&TreeView::new(&self.db), changes, height)?;
+        let (app_hash, state) = compute_state(
+            &TreeView::cached(&self.db, &self.cache.nodes),
+            changes,
+            height,
+        )?;
         Ok(Executed {
             height,
             block_id: block.id(),
@@ -766,6 +776,7 @@ impl Store {
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         db.db.write_opt(batch, &opts)?;
+        self.write_through(&ex.state);
         if let Ok(mut c) = self.last_commit.write() {
             *c = stats;
         }
@@ -786,6 +797,26 @@ impl Store {
         ex.state.changes = Vec::new();
         ex.state.tree = TreeUpdateBatch::default();
         Ok(ex)
+    }
+
+    /// Puts a committed version's entries and nodes into the caches (after
+    /// its batch is on disk, under the writer lock: see [`crate::cache`]).
+    fn write_through(&self, w: &StateWrites) {
+        if let Some(mut flat) = usable(&self.cache.flat) {
+            for c in &w.changes {
+                let entry = Some(Committed {
+                    version: w.version,
+                    value: c.value.clone(),
+                });
+                let weight = flat_weight(&c.key, &entry);
+                flat.insert(c.key.clone(), entry, weight);
+            }
+        }
+        if let Some(mut nodes) = usable(&self.cache.nodes) {
+            for (key, node) in w.tree.node_batch.nodes() {
+                nodes.insert(key.clone(), node.clone(), node_weight(node));
+            }
+        }
     }
 
     /// Adds this height's pruning to `batch`; returns the new oldest state
@@ -955,8 +986,13 @@ impl Store {
 
     // ---- state reads ---------------------------------------------------------------
 
+    /// Looks in the flat-state cache but never fills it (only the writer may).
     fn latest_raw(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
-        Ok(read_committed(&self.db, key)?.and_then(|c| c.value))
+        let entry = match usable(&self.cache.flat).and_then(|m| m.get(key)) {
+            Some(cached) => cached,
+            None => read_committed(&self.db, key)?,
+        };
+        Ok(entry.and_then(|c| c.value))
     }
 
     fn latest_t<T: BorshDeserialize>(&self, key: &[u8]) -> Result<Option<T>, StateError> {
@@ -1149,7 +1185,8 @@ fn init_genesis(db: &Db, doc: &GenesisDoc) -> Result<(), StateError> {
             what: "database holds a chain but no genesis hash".into(),
         });
     }
-    let mut ov = Overlay::new(db);
+    let no_cache = ExecCache::new(0);
+    let mut ov = Overlay::new(db, &no_cache);
     let mut balances: BTreeMap<Address, u64> = doc
         .accounts
         .iter()

@@ -3,12 +3,13 @@
 
 mod common;
 
-use cairn_state::{Signatures, Store, StoreOptions, codes};
+use cairn_state::{DbTuning, Signatures, Store, StoreOptions, codes};
 use common::scenario::{Actors, random_block, rng};
 use common::*;
 use proptest::prelude::*;
 
-/// Feeds one seeded block sequence to two stores (one pruning, one not) and
+/// Feeds one seeded block sequence to two stores (one with the default
+/// execution caches and no pruning, one pruning and without caches) and
 /// checks, after every block: re-execution gives the same result, both
 /// stores agree on the app hash and results, and supply is conserved.
 fn run(seed: u64, blocks: usize) -> (usize, usize, usize) {
@@ -21,7 +22,10 @@ fn run(seed: u64, blocks: usize) -> (usize, usize, usize) {
         &net.genesis,
         StoreOptions {
             keep_recent: Some(2),
-            ..StoreOptions::default()
+            tuning: DbTuning {
+                exec_cache_bytes: 0,
+                ..DbTuning::default()
+            },
         },
     )
     .unwrap();
