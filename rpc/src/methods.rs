@@ -412,10 +412,10 @@ fn block_results(st: &RpcState, p: &Params) -> Result<Value, RpcError> {
         .backend
         .block_results(h)?
         .ok_or_else(|| RpcError::params(format!("results for height {h} are not available")))?;
-    let txs: Vec<Value> = r.txs.iter().map(render::exec_tx_result).collect();
+    let txs: Vec<_> = r.txs.iter().map(render::exec_tx_result).collect();
     Ok(json!({
         "height": h.to_string(),
-        "txs_results": if txs.is_empty() { Value::Null } else { Value::Array(txs) },
+        "txs_results": (!txs.is_empty()).then_some(txs),
         "finalize_block_events": render::events(&r.finalize_block_events),
         "validator_updates": render::validator_updates(&r),
         "consensus_param_updates": r.param_updates.as_ref().map(render::consensus_params),

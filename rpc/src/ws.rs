@@ -31,6 +31,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cairn_types::json::base64_encode;
 use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::mpsc::error::TrySendError;
@@ -86,26 +87,29 @@ fn event_tags(ev: &ChainEvent) -> Tags {
 
 fn render_one(state: &RpcState, ev: &ChainEvent, tags: Tags) -> RenderedEvent {
     match ev {
-        ChainEvent::NewBlock { block, results } => {
-            let txs: Vec<Value> = results.txs.iter().map(render::exec_tx_result).collect();
-            let data = json!({
-                "type": "tendermint/event/NewBlock",
-                "value": {
-                    "block": render::block(block, state),
-                    "block_id": render::block_id(&block.id(), Some(render::block_parts_hash(block))),
-                    "result_finalize_block": {
-                        "events": render::events(&results.finalize_block_events),
-                        "tx_results": txs,
-                        "validator_updates": render::validator_updates(results),
-                        "consensus_param_updates": results.param_updates.as_ref().map(render::consensus_params),
-                        "app_hash": base64_encode(&results.app_hash.0),
+        ChainEvent::NewBlock { block, results } => finish(
+            tags,
+            &EventJson {
+                kind: "tendermint/event/NewBlock",
+                value: NewBlockJson {
+                    block: render::block(block, state),
+                    block_id: render::block_id(&block.id(), Some(render::block_parts_hash(block))),
+                    result_finalize_block: FinalizeBlockJson {
+                        app_hash: base64_encode(&results.app_hash.0),
+                        consensus_param_updates: results
+                            .param_updates
+                            .as_ref()
+                            .map(render::consensus_params),
+                        events: render::events(&results.finalize_block_events),
+                        tx_results: results.txs.iter().map(render::exec_tx_result).collect(),
+                        validator_updates: render::validator_updates(results),
                     },
                 },
-            });
-            finish(tags, data)
-        }
-        ChainEvent::Tx(r) => {
-            let data = json!({
+            },
+        ),
+        ChainEvent::Tx(r) => finish(
+            tags,
+            &json!({
                 "type": "tendermint/event/Tx",
                 "value": {"TxResult": {
                     "height": r.height.to_string(),
@@ -113,17 +117,40 @@ fn render_one(state: &RpcState, ev: &ChainEvent, tags: Tags) -> RenderedEvent {
                     "tx": base64_encode(&r.tx),
                     "result": render::exec_tx_result(&r.result),
                 }},
-            });
-            finish(tags, data)
-        }
+            }),
+        ),
     }
 }
 
-fn finish(tags: Tags, data: Value) -> RenderedEvent {
+/// `{"type": …, "value": …}` of an event (fields in [`render`]'s order).
+#[derive(Serialize)]
+struct EventJson<T> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: T,
+}
+
+#[derive(Serialize)]
+struct NewBlockJson<'a> {
+    block: render::BlockJson,
+    block_id: Value,
+    result_finalize_block: FinalizeBlockJson<'a>,
+}
+
+#[derive(Serialize)]
+struct FinalizeBlockJson<'a> {
+    app_hash: String,
+    consensus_param_updates: Option<Value>,
+    events: Vec<render::EventJson<'a>>,
+    tx_results: Vec<render::ExecTxResultJson<'a>>,
+    validator_updates: Value,
+}
+
+fn finish(tags: Tags, data: &impl Serialize) -> RenderedEvent {
     let events = serde_json::to_string(&tags).unwrap_or_else(|_| "{}".into());
     RenderedEvent {
         tags,
-        data: data.to_string(),
+        data: serde_json::to_string(data).unwrap_or_else(|_| "null".into()),
         events,
     }
 }

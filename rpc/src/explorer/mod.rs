@@ -417,7 +417,7 @@ fn tx_json(st: &RpcState, r: &TxRecord) -> Value {
     v["code"] = json!(r.result.code);
     v["log"] = json!(r.result.log);
     v["codespace"] = json!(r.result.codespace);
-    v["events"] = crate::render::events(&r.result.events);
+    v["events"] = json!(crate::render::events(&r.result.events));
     v["time"] = json!(
         st.backend
             .block(r.height)
