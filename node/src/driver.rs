@@ -710,8 +710,10 @@ impl Driver {
         let started = Instant::now();
         let s = Arc::clone(&self.shared);
         let executed = s.store.execute_block(&block, Signatures::Trusted)?;
+        let executing = started.elapsed();
         let height = block.header.height;
         let executed = s.store.commit(&block, &commit, executed)?;
+        let writing = started.elapsed() - executing;
         let params = s.store.params()?;
         let view = StoreView(&s.store);
         if let Ok(mut m) = s.mempool.lock() {
@@ -736,6 +738,8 @@ impl Driver {
             txs = block.txs.len(),
             hash = %block.id().0,
             ms = started.elapsed().as_millis() as u64,
+            execute_ms = executing.as_millis() as u64,
+            write_ms = writing.as_millis() as u64,
             "committed block"
         );
         let round = commit.round;
