@@ -266,7 +266,7 @@ pub fn validate_block(
     if h.time != time {
         return Err(mismatch("time", time, h.time));
     }
-    let size = block.to_bytes().len();
+    let size = block.encoded_len();
     if size as u64 > nb.params.consensus.block_max_bytes {
         return Err(InvalidBlock::TooLarge {
             size,

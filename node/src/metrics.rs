@@ -58,7 +58,7 @@ fn on_commit(metrics: &Metrics, shared: &Shared, c: &Committed, last: Option<cai
     metrics.rounds_per_height.observe(f64::from(c.round));
     metrics.block_txs.set(b.txs.len() as i64);
     metrics.txs.inc_by(b.txs.len() as u64);
-    metrics.block_size_bytes.set(b.to_bytes().len() as i64);
+    metrics.block_size_bytes.set(b.encoded_len() as i64);
     metrics
         .block_processing_seconds
         .observe(c.processing.as_secs_f64());

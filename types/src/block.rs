@@ -102,6 +102,12 @@ impl Block {
         codec::encode(self)
     }
 
+    /// Length of the canonical encoding, counted without writing it (a full
+    /// block is a megabyte; its size is checked and reported per block).
+    pub fn encoded_len(&self) -> usize {
+        borsh::object_length(self).unwrap_or(usize::MAX)
+    }
+
     /// Decodes canonically within `max_bytes`.
     pub fn decode(bytes: &[u8], max_bytes: usize) -> Result<Block, CodecError> {
         codec::decode(bytes, max_bytes)

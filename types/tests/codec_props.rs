@@ -48,7 +48,10 @@ proptest! {
     fn tx(v in common::tx(), m in mutation()) { check(&v, m)?; }
 
     #[test]
-    fn block(v in common::block(), m in mutation()) { check(&v, m)?; }
+    fn block(v in common::block(), m in mutation()) {
+        check(&v, m)?;
+        prop_assert_eq!(v.encoded_len(), v.to_bytes().len());
+    }
 
     #[test]
     fn header(v in common::header(), m in mutation()) { check(&v, m)?; }

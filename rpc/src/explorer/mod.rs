@@ -233,7 +233,7 @@ fn block_summary(st: &RpcState, b: &cairn_types::Block) -> Value {
         "proposer": b.header.proposer_address.to_hex(),
         "num_txs": b.txs.len(),
         "num_evidence": b.evidence.len(),
-        "size": b.to_bytes().len(),
+        "size": b.encoded_len(),
     })
 }
 
@@ -287,7 +287,7 @@ async fn api_block(State(st): State<Arc<RpcState>>, Path(id): Path<String>) -> R
             "time": b.header.time.to_rfc3339(),
             "proposer": b.header.proposer_address.to_hex(),
             "proposer_moniker": monikers.get(&b.header.proposer_address),
-            "size": b.to_bytes().len(),
+            "size": b.encoded_len(),
             "header": crate::render::header(&b.header, st),
             "txs": txs,
             "evidence": evidence,
