@@ -19,7 +19,7 @@
 #   BENCH_ACCOUNTS         funded senders (default 2000)
 #   BENCH_DIR              testnet, logs and JSON (default a fresh temp dir)
 #   CAIRN_STARTING_PORT    first port (default 27700)
-#   BENCH_TIMEOUT_COMMIT_MS  the nodes' consensus.timeout_commit_ms (default 200)
+#   BENCH_TIMEOUT_COMMIT_MS  the nodes' consensus.timeout_commit_ms (default 150)
 # The nodes run the default config except consensus.timeout_commit_ms
 # (a latency goal under 300 ms cannot be met while every block waits 1 s for late votes).
 set -euo pipefail
@@ -34,7 +34,7 @@ accounts=${BENCH_ACCOUNTS:-2000}
 port=${CAIRN_STARTING_PORT:-27700}
 dir=${BENCH_DIR:-$(mktemp -d /tmp/cairn-bench.XXXXXX)}
 mkdir -p "$dir"
-timeout_commit=${BENCH_TIMEOUT_COMMIT_MS:-200}
+timeout_commit=${BENCH_TIMEOUT_COMMIT_MS:-150}
 ensure_build_deps
 cargo build --release --locked
 CAIRN=$(cairn_bin)

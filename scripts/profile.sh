@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where the time and memory go under load: a 4-validator testnet on 127.0.0.1
-# (the bench's config: timeout_commit 200 ms) offered PROFILE_RATE tx/s of
+# (the bench's config: timeout_commit 150 ms) offered PROFILE_RATE tx/s of
 # pre-signed transfers by `cairn bench load`, while
 #   - `perf record -e cpu-clock -a` samples every CPU for PROFILE_SAMPLE_SECONDS
 #     in the middle of the load (cpu-clock: this VM has no hardware counters);
@@ -36,7 +36,7 @@ rate, secs = int(os.environ["PROFILE_RATE"]), int(os.environ["PROFILE_SECONDS"])
 sample, d = int(os.environ["PROFILE_SAMPLE_SECONDS"]), os.environ["PROFILE_DIR"]
 print(f"machine: {machine()}; {rate} tx/s offered for {secs} s", flush=True)
 net = Net(os.environ["CAIRN_BIN"], d, 4, int(os.environ["CAIRN_STARTING_PORT"]),
-          extra_args=["--set", "consensus.timeout_commit_ms=200"], accounts=2000)
+          extra_args=["--set", "consensus.timeout_commit_ms=150"], accounts=2000)
 
 def rss_mib(pid):
     try:
