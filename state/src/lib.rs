@@ -14,6 +14,9 @@
 //! - [`merkle`]: the tree over RocksDB, [`merkle::MerkleProof`] and
 //!   [`merkle::verify_proof`], which needs only the proof, the key, the value
 //!   and the root.
+//! - `cache`: bounded maps of flat-state entries and tree nodes in front of
+//!   RocksDB for execution (`DbTuning::exec_cache_bytes`); commits write
+//!   through them, and only the writer fills them, so they are never stale.
 //!
 //! ## The flow (how the node calls it)
 //! ```text
