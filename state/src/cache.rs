@@ -25,8 +25,8 @@ use jmt::storage::{Node, NodeKey};
 
 use crate::overlay::Committed;
 
-/// Bytes charged per entry on top of its key and value (map slot, heap
-/// headers).
+/// Bytes charged per entry on top of what its types hold (hash-map control
+/// bytes, allocator rounding).
 pub(crate) const ENTRY_OVERHEAD: usize = 64;
 
 /// A map of at most `budget` bytes of entries (as charged by the caller).
@@ -99,13 +99,13 @@ pub(crate) fn usable<T>(m: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
     m.lock().ok()
 }
 
-/// The weight of a flat-state entry.
+/// The memory a flat-state entry holds: its key, its value and the map slot.
 pub(crate) fn flat_weight(key: &[u8], entry: &Option<Committed>) -> usize {
     let value = entry
         .as_ref()
         .and_then(|c| c.value.as_ref())
         .map_or(0, Vec::len);
-    ENTRY_OVERHEAD + key.len() + value
+    ENTRY_OVERHEAD + std::mem::size_of::<(Vec<u8>, Option<Committed>)>() + key.len() + value
 }
 
 #[cfg(test)]

@@ -102,9 +102,18 @@ impl<'a> TreeView<'a> {
     }
 }
 
-/// The weight a node is charged in a node cache.
+/// The memory a cached node holds, counted from above: an internal node
+/// keeps all 16 child slots on the heap whatever its number of children (so
+/// its encoded length, ~50 bytes a child, would undercount a sparse node
+/// ninefold), and a key's nibble path is at most 32 bytes.
 pub(crate) fn node_weight(node: &Node) -> usize {
-    ENTRY_OVERHEAD + borsh::object_length(node).unwrap_or(0)
+    const CHILD_SLOTS: usize = 16 * 64;
+    const NIBBLE_PATH: usize = 32;
+    let children = match node {
+        Node::Internal(_) => CHILD_SLOTS,
+        Node::Leaf(_) | Node::Null => 0,
+    };
+    ENTRY_OVERHEAD + std::mem::size_of::<(NodeKey, Node)>() + NIBBLE_PATH + children
 }
 
 impl TreeReader for TreeView<'_> {
