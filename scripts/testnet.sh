@@ -52,7 +52,7 @@ up() {
     echo $! >>"$DIR/pids"; i=$((i+1))
   done < <(homes)
   step "waiting for blocks"
-  local url; url=$(rpc_urls | head -n1)
+  local url; url=$(rpc_urls | sed -n 1p)  # sed reads all: head would close the pipe on python
   for ((t=0; t<120; t++)); do
     h=$(height "$url"); [[ -n $h && $h -ge 2 ]] && break; sleep 1
   done
