@@ -89,7 +89,7 @@ fn render_one(state: &RpcState, ev: &ChainEvent, tags: Tags) -> RenderedEvent {
     match ev {
         ChainEvent::NewBlock { block, results } => finish(
             tags,
-            &EventJson {
+            &EnvelopeJson {
                 kind: "tendermint/event/NewBlock",
                 value: NewBlockJson {
                     block: render::block(block, state),
@@ -124,7 +124,7 @@ fn render_one(state: &RpcState, ev: &ChainEvent, tags: Tags) -> RenderedEvent {
 
 /// `{"type": …, "value": …}` of an event (fields in [`render`]'s order).
 #[derive(Serialize)]
-struct EventJson<T> {
+struct EnvelopeJson<T> {
     #[serde(rename = "type")]
     kind: &'static str,
     value: T,
