@@ -863,9 +863,16 @@ fn step_report(follow: &Mutex<Follow>, s: StepFacts) -> Value {
         blocks.iter().map(|b| b.2).sum::<usize>() as f64 / blocks.len().max(1) as f64;
     let later_rounds = blocks.iter().filter(|b| b.3 > 0).count();
     let window_s = (s.window.1 - s.window.0).as_secs_f64();
+    // Wall-clock bounds of the offered window, so a harness can line steps
+    // up with what it did meanwhile (kills, partitions).
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let unix_of = |at: Instant| round(unix_now - at.elapsed().as_secs_f64(), 3);
     json!({
         "offered_tps": s.rate,
         "duration_s": s.duration,
+        "window_unix_s": [unix_of(s.window.0), unix_of(s.window.1)],
         "signed_in_s": round(s.signed_in.as_secs_f64(), 2),
         "submitted": s.sent.submitted,
         "accepted": s.sent.accepted,
