@@ -4,14 +4,18 @@
 //! untrusted input (RPC clients, gossip) and the block proposer.
 //!
 //! This crate is a synchronous library: every method takes `&mut self` or
-//! `&self`, nothing blocks, sleeps, reads a clock or touches I/O. The node
-//! wraps a [`Mempool`] and an [`EvidencePool`] in a lock or an actor. State
+//! `&self`, nothing sleeps, reads a clock or touches I/O. The node wraps a
+//! [`Mempool`] and an [`EvidencePool`] in a lock; [`check_txs_shared`] is the
+//! one function that takes that lock itself, twice, so that a batch's
+//! signatures verify while block building, validation and the commit's
+//! recheck can use the pool. State
 //! is read through the [`StateView`] and [`EvidenceView`] traits, which the
 //! node implements over the state crate's store; this crate never depends on
 //! storage, networking or async runtimes.
 //!
 //! ## What it owns
-//! - Admission ([`Mempool::check_tx`], [`Mempool::check_txs`]).
+//! - Admission ([`Mempool::check_tx`], [`Mempool::check_txs`],
+//!   [`check_txs_shared`]).
 //! - Ordering and [`Mempool::reap`] for the proposer.
 //! - Limits, eviction, the seen cache and the TTL.
 //! - Recheck after each commit ([`Mempool::update`]).
@@ -141,5 +145,5 @@ mod view;
 pub use config::MempoolConfig;
 pub use error::{EvidencePoolError, MempoolError};
 pub use evidence::EvidencePool;
-pub use pool::{Admitted, Mempool, TX_ENTRY_OVERHEAD, UpdateReport};
+pub use pool::{Admitted, Mempool, TX_ENTRY_OVERHEAD, UpdateReport, check_txs_shared};
 pub use view::{AccountInfo, EvidenceView, StateView, max_spend};

@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cairn_types::tx::tx_hash;
 use cairn_types::{Address, BatchVerifier, Bytes, Hash, KeyCache, Tx};
@@ -139,6 +139,53 @@ struct Decoded {
     bytes: Vec<u8>,
     hash: Hash,
     needs_verify: bool,
+}
+
+/// A batch after the stateless checks, before signature verification.
+struct Prechecked(Vec<Result<Decoded, MempoolError>>);
+
+/// A batch with each signature's verdict (`true` when it needed none).
+struct Verified(Vec<(Result<Decoded, MempoolError>, bool)>);
+
+impl Prechecked {
+    /// Verifies the signatures that need it in one batch; needs no pool.
+    fn verify(self, keys: &KeyCache) -> Verified {
+        let mut batch = BatchVerifier::new();
+        let mut batch_index = Vec::new();
+        for (i, d) in self.0.iter().enumerate() {
+            if let Ok(d) = d
+                && d.needs_verify
+            {
+                batch.push(d.tx.body.sender, d.tx.body.sign_bytes(), d.tx.signature);
+                batch_index.push(i);
+            }
+        }
+        let mut sig_ok = vec![true; self.0.len()];
+        for (pos, ok) in batch.verify_each_cached(keys).into_iter().enumerate() {
+            if let Some(&i) = batch_index.get(pos) {
+                sig_ok[i] = ok;
+            }
+        }
+        Verified(self.0.into_iter().zip(sig_ok).collect())
+    }
+}
+
+/// [`Mempool::check_txs`] on a mempool shared behind a lock, which is held
+/// for the checks and the admission but not while the signatures verify
+/// (the longest part: tens of milliseconds for a full gossip batch, which
+/// block building, block validation and the commit's update would
+/// otherwise wait for). `None`: the lock is poisoned.
+pub fn check_txs_shared(
+    pool: &Mutex<Mempool>,
+    txs: Vec<Vec<u8>>,
+    state: &impl StateView,
+) -> Option<Vec<Result<Admitted, MempoolError>>> {
+    let (prechecked, keys) = {
+        let mut m = pool.lock().ok()?;
+        (m.precheck_batch(txs), m.key_cache())
+    };
+    let verified = prechecked.verify(&keys);
+    Some(pool.lock().ok()?.admit_batch(verified, state))
 }
 
 /// The transaction mempool. See the crate documentation for the flow and invariants.
@@ -284,33 +331,33 @@ impl Mempool {
     /// Admits many txs, verifying all their signatures in one deterministic
     /// ZIP-215 batch (the throughput path for RPC and gossip). Results are in
     /// input order; txs are admitted in input order, so a batch may carry
-    /// consecutive nonces of one sender.
+    /// consecutive nonces of one sender. [`check_txs_shared`] does the same
+    /// for a shared mempool without holding its lock while verifying.
     pub fn check_txs(
         &mut self,
         txs: Vec<Vec<u8>>,
         state: &impl StateView,
     ) -> Vec<Result<Admitted, MempoolError>> {
-        let prechecked: Vec<Result<Decoded, MempoolError>> =
-            txs.into_iter().map(|b| self.precheck(b)).collect();
-        let mut batch = BatchVerifier::new();
-        let mut batch_index = Vec::new();
-        for (i, d) in prechecked.iter().enumerate() {
-            if let Ok(d) = d
-                && d.needs_verify
-            {
-                batch.push(d.tx.body.sender, d.tx.body.sign_bytes(), d.tx.signature);
-                batch_index.push(i);
-            }
-        }
-        let mut sig_ok = vec![true; prechecked.len()];
-        for (pos, ok) in batch.verify_each_cached(&self.keys).into_iter().enumerate() {
-            if let Some(&i) = batch_index.get(pos) {
-                sig_ok[i] = ok;
-            }
-        }
-        prechecked
+        let verified = self.precheck_batch(txs).verify(&self.keys);
+        self.admit_batch(verified, state)
+    }
+
+    /// The stateless checks of a batch (see [`Mempool::precheck`]).
+    fn precheck_batch(&mut self, txs: Vec<Vec<u8>>) -> Prechecked {
+        Prechecked(txs.into_iter().map(|b| self.precheck(b)).collect())
+    }
+
+    /// Admits a verified batch in input order. The pool may have changed
+    /// since the precheck (another batch, a block): `admit` checks again
+    /// everything that depends on it.
+    fn admit_batch(
+        &mut self,
+        batch: Verified,
+        state: &impl StateView,
+    ) -> Vec<Result<Admitted, MempoolError>> {
+        batch
+            .0
             .into_iter()
-            .zip(sig_ok)
             .map(|(d, ok)| {
                 let d = d?;
                 if !ok {

@@ -505,6 +505,37 @@ fn txs_expire_after_ttl_blocks() {
 }
 
 #[test]
+fn the_shared_batch_check_answers_as_the_owned_one() {
+    let keys: Vec<_> = (1..=3).map(key).collect();
+    let st = State::with(&keys.iter().collect::<Vec<_>>(), 1_000_000);
+    let mut forged = decode(&tx(&keys[1], 0, 1000, 1));
+    forged.signature.0[5] ^= 0x10;
+    let batch = vec![
+        tx(&keys[0], 0, 1000, 1),
+        forged.to_bytes(),
+        tx(&keys[2], 1, 1000, 1),
+        tx(&keys[2], 1, 1000, 1),
+        vec![0xff; 10],
+    ];
+    let verdicts = |r: Vec<Result<cairn_mempool::Admitted, MempoolError>>| {
+        r.iter().map(|v| format!("{v:?}")).collect::<Vec<_>>()
+    };
+    let mut owned = pool();
+    let expected = verdicts(owned.check_txs(batch.clone(), &st));
+    let shared = std::sync::Mutex::new(pool());
+    let got = cairn_mempool::check_txs_shared(&shared, batch.clone(), &st).unwrap();
+    assert_eq!(verdicts(got), expected);
+    let m = shared.lock().unwrap();
+    assert_eq!(m.len(), owned.len());
+    assert!(m.is_verified(&tx_hash(&batch[0])));
+    assert!(!m.is_verified(&tx_hash(&batch[1])));
+    drop(m);
+    // The pool the first batch left behind refuses its tx again.
+    let again = cairn_mempool::check_txs_shared(&shared, batch[..1].to_vec(), &st).unwrap();
+    assert!(matches!(again[0], Err(MempoolError::AlreadyInPool { .. })));
+}
+
+#[test]
 fn batch_admission_verifies_once_and_reports_each() {
     let keys: Vec<_> = (1..=5).map(key).collect();
     let st = State::with(&keys.iter().collect::<Vec<_>>(), 1_000_000);

@@ -446,11 +446,12 @@ fn spawn_tx_checker(shared: Arc<Shared>) -> mpsc::Sender<TxCheck> {
 }
 
 fn check_tx_batch(shared: &Shared, batch: cairn_p2p::TxBatch) -> Acceptance {
-    let view = StoreView(&shared.store);
-    let Ok(mut m) = shared.mempool.lock() else {
+    let txs = batch.0.into_iter().map(|b| b.0).collect();
+    let Some(results) =
+        cairn_mempool::check_txs_shared(&shared.mempool, txs, &StoreView(&shared.store))
+    else {
         return Acceptance::Ignore;
     };
-    let results = m.check_txs(batch.0.into_iter().map(|b| b.0).collect(), &view);
     if results
         .iter()
         .any(|r| r.as_ref().is_err_and(|e| e.is_bad_transaction()))

@@ -39,7 +39,8 @@ const ADMISSION_BATCH: usize = 256;
 type Admission = (Vec<u8>, oneshot::Sender<Result<(), MempoolError>>);
 
 /// Admits RPC txs on one task: whatever has queued goes through the mempool
-/// as one batch (one ZIP-215 batch verification, one lock), on one blocking
+/// as one batch (one ZIP-215 batch verification, outside the mempool lock:
+/// [`cairn_mempool::check_txs_shared`]), on one blocking
 /// thread at a time; admitted txs are gossiped. One `spawn_blocking` per tx
 /// had all 512 blocking threads of each node waiting on the mempool lock at
 /// 5,000 tx/s offered (`scripts/profile.sh`).
@@ -58,9 +59,7 @@ fn spawn_admitter(shared: Arc<Shared>, network: Network) -> mpsc::Sender<Admissi
             let checked = txs.clone();
             let shared = Arc::clone(&shared);
             let verdicts = tokio::task::spawn_blocking(move || {
-                let view = StoreView(&shared.store);
-                let mut m = shared.mempool.lock().ok()?;
-                Some(m.check_txs(checked, &view))
+                cairn_mempool::check_txs_shared(&shared.mempool, checked, &StoreView(&shared.store))
             })
             .await;
             // Without verdicts (poisoned lock) the replies are dropped: each
