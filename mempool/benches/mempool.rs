@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use cairn_mempool::{AccountInfo, Mempool, MempoolConfig, StateView};
+use cairn_mempool::{AccountInfo, Mempool, MempoolConfig, Recheck, StateView};
 use cairn_types::{Address, ChainParams, Msg, SigningKey, Tx, TxBody};
 
 const CHAIN: &str = "cairn-bench";
@@ -108,13 +108,17 @@ fn main() {
 
     // Reap with 50,000 pending: 10,000 senders x 5 nonces.
     let (txs, st) = make_txs(10_000, 5);
-    let mut mp = Mempool::new(config(), 1);
-    for chunk in txs.chunks(256) {
-        for r in mp.check_txs(chunk.to_vec(), &st) {
-            r.unwrap();
+    let filled = || {
+        let mut mp = Mempool::new(config(), 1);
+        for chunk in txs.chunks(256) {
+            for r in mp.check_txs(chunk.to_vec(), &st) {
+                r.unwrap();
+            }
         }
-    }
-    assert_eq!(mp.len(), 50_000);
+        assert_eq!(mp.len(), 50_000);
+        mp
+    };
+    let mut mp = filled();
     let block_bytes = ChainParams::default().consensus.block_max_bytes as usize;
     let mut block = Vec::new();
     let mut times = Vec::new();
@@ -143,18 +147,34 @@ fn main() {
         runs * 2
     );
 
-    // Update after committing the 4 MiB block: remove + TTL + recheck of the rest.
+    // Update after committing the 4 MiB block: remove + TTL + recheck, of
+    // every remaining sender and of the block's senders only (what the node
+    // passes: the accounts the block changed), on two copies of the pool.
     let mut st2 = State(st.0.clone());
+    let mut changed = Vec::new();
     for b in &block {
         let t = Tx::decode(b, 1 << 20, CHAIN).unwrap();
         st2.0.get_mut(&t.sender()).unwrap().nonce += 1;
+        changed.push(t.sender());
     }
-    let t = Instant::now();
-    let report = mp.update(2, &block, &st2);
-    println!(
-        "update (commit {} txs, recheck {} remaining): {:?}",
-        report.committed,
-        mp.len(),
-        t.elapsed()
-    );
+    changed.sort();
+    changed.dedup();
+    let mut targeted = filled();
+    for (name, pool, recheck) in [
+        ("every sender", &mut mp, Recheck::All),
+        (
+            "the block's senders",
+            &mut targeted,
+            Recheck::Changed(&changed),
+        ),
+    ] {
+        let t = Instant::now();
+        let report = pool.update(2, &block, recheck, &st2);
+        println!(
+            "update, recheck of {name} (commit {} txs, {} remain): {:?}",
+            report.committed,
+            pool.len(),
+            t.elapsed()
+        );
+    }
 }

@@ -70,9 +70,14 @@
 //! ## After a commit: [`Mempool::update`]
 //! Included txs are removed and their hashes enter the seen cache (gossip
 //! echoes of them are then refused cheaply) and leave the verified cache;
-//! txs older than `ttl_blocks` are dropped; every remaining tx is rechecked
-//! against the new state (nonce, fee, cumulative balance), and invalid ones
-//! are dropped with their reason. Dropping a tx can open a nonce gap: the
+//! txs older than `ttl_blocks` are dropped (found through an index by
+//! admission height, not a scan); the remaining txs of the senders whose
+//! accounts the block changed ([`Recheck::Changed`], which the node takes
+//! from the execution; [`Recheck::All`] when the parameters changed), and of
+//! the senders that lost a tx here, are rechecked against the new state
+//! (nonce, fee, cumulative balance), and invalid ones are dropped with their
+//! reason. Every other sender's account and queue are as at its last check,
+//! so its verdicts stand: the cost follows the block, not the pool. Dropping a tx can open a nonce gap: the
 //! later txs become future and, past the future limit, are dropped from the
 //! highest nonce down. Signatures are not re-verified (they do not depend
 //! on state).
@@ -145,5 +150,5 @@ mod view;
 pub use config::MempoolConfig;
 pub use error::{EvidencePoolError, MempoolError};
 pub use evidence::EvidencePool;
-pub use pool::{Admitted, Mempool, TX_ENTRY_OVERHEAD, UpdateReport, check_txs_shared};
+pub use pool::{Admitted, Mempool, Recheck, TX_ENTRY_OVERHEAD, UpdateReport, check_txs_shared};
 pub use view::{AccountInfo, EvidenceView, StateView, max_spend};

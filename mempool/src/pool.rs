@@ -122,6 +122,19 @@ pub struct Admitted {
     pub evicted: Vec<Hash>,
 }
 
+/// Whose pending txs [`Mempool::update`] checks against the new state.
+#[derive(Debug, Clone, Copy)]
+pub enum Recheck<'a> {
+    /// Every sender's (the minimum fee may have changed, or nobody knows
+    /// what the block changed).
+    All,
+    /// The accounts whose committed state the block changed; it must name
+    /// every one (a sender left out keeps txs the new state may refuse,
+    /// which then fail in a block). Senders of included txs and of expired
+    /// txs are rechecked anyway.
+    Changed(&'a [Address]),
+}
+
 /// What [`Mempool::update`] did after a commit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UpdateReport {
@@ -196,6 +209,8 @@ pub struct Mempool {
     by_hash: HashMap<Hash, (Address, u64)>,
     /// The last tx of every sender, in eviction order.
     tails: BTreeSet<EvictKey>,
+    /// Every tx by the height it was admitted at, for the TTL.
+    by_age: BTreeSet<(u64, Address, u64)>,
     count: usize,
     total_bytes: usize,
     next_seq: u64,
@@ -221,6 +236,7 @@ impl Mempool {
             senders: HashMap::new(),
             by_hash: HashMap::new(),
             tails: BTreeSet::new(),
+            by_age: BTreeSet::new(),
             count: 0,
             total_bytes: 0,
             next_seq: 0,
@@ -573,6 +589,7 @@ impl Mempool {
         self.count += 1;
         self.total_bytes += ptx.size();
         self.by_hash.insert(ptx.hash, (sender, nonce));
+        self.by_age.insert((ptx.added_height, sender, nonce));
         let q = self.senders.entry(sender).or_default();
         q.base = base;
         q.spend += ptx.spend;
@@ -588,6 +605,7 @@ impl Mempool {
         self.count -= 1;
         self.total_bytes -= ptx.size();
         self.by_hash.remove(&ptx.hash);
+        self.by_age.remove(&(ptx.added_height, *sender, nonce));
         refresh_tail(&mut self.tails, *sender, q);
         if q.txs.is_empty() {
             self.senders.remove(sender);
@@ -624,6 +642,7 @@ impl Mempool {
         self.senders.clear();
         self.by_hash.clear();
         self.tails.clear();
+        self.by_age.clear();
         self.count = 0;
         self.total_bytes = 0;
         self.seen.clear();
@@ -692,48 +711,65 @@ impl Mempool {
 
     /// After a block is committed at `height`: removes the included txs
     /// (remembering their hashes in the seen cache), drops txs whose TTL ran
-    /// out, and rechecks every remaining tx against the new state (nonce,
-    /// balance including the sender's earlier pending txs, minimum fee),
-    /// dropping the ones that became invalid. Signatures are not re-verified:
-    /// they do not depend on state.
+    /// out, and rechecks the remaining txs of the senders `recheck` names,
+    /// and of those whose queue lost a tx here, against the new state
+    /// (nonce, balance including the sender's earlier pending txs, minimum
+    /// fee), dropping the ones that became invalid. Signatures are not
+    /// re-verified: they do not depend on state. The cost is that of the
+    /// block and the rechecked senders, not of the whole pool.
     pub fn update(
         &mut self,
         height: u64,
         committed_txs: &[Bytes],
+        recheck: Recheck<'_>,
         state: &impl StateView,
     ) -> UpdateReport {
         self.height = height;
-        self.accounts.clear();
+        // Senders whose queue changed here; with `Recheck::Changed`, the
+        // others' accounts and queues are as at their last check.
+        let mut touched = BTreeSet::new();
+        match recheck {
+            Recheck::All => {
+                self.accounts.clear();
+                touched.extend(self.senders.keys().copied());
+            }
+            Recheck::Changed(accounts) => {
+                for a in accounts {
+                    self.accounts.remove(a);
+                    if self.senders.contains_key(a) {
+                        touched.insert(*a);
+                    }
+                }
+            }
+        }
         let mut report = UpdateReport::default();
         for b in committed_txs {
             let hash = tx_hash(b);
             self.verified.remove(&hash);
             self.seen.insert(hash, Seen::Committed);
-            if self.remove(&hash) {
+            if let Some((sender, nonce)) = self.by_hash.get(&hash).copied()
+                && self.remove_tx(&sender, nonce).is_some()
+            {
+                touched.insert(sender);
                 report.committed += 1;
             }
         }
-        if self.config.ttl_blocks > 0 {
-            let ttl = self.config.ttl_blocks;
-            let expired: Vec<(Address, u64)> = self
-                .senders
-                .iter()
-                .flat_map(|(s, q)| {
-                    q.txs
-                        .iter()
-                        .filter(move |(_, t)| t.added_height.saturating_add(ttl) <= height)
-                        .map(move |(n, _)| (*s, *n))
-                })
+        if self.config.ttl_blocks > 0 && height >= self.config.ttl_blocks {
+            let last_expired = height - self.config.ttl_blocks;
+            let expired: Vec<(u64, Address, u64)> = self
+                .by_age
+                .range(..=(last_expired, Address([0xff; 20]), u64::MAX))
+                .copied()
                 .collect();
-            for (s, n) in expired {
+            for (_, s, n) in expired {
                 if let Some(t) = self.remove_tx(&s, n) {
+                    touched.insert(s);
                     report.expired.push(t.hash);
                 }
             }
         }
         let min_fee_per_byte = u128::from(state.min_fee_per_byte());
-        let senders: Vec<Address> = self.senders.keys().copied().collect();
-        for sender in senders {
+        for sender in touched {
             let account = self.committed_account(&sender, state);
             let Some(q) = self.senders.get(&sender) else {
                 continue;
@@ -846,6 +882,14 @@ impl Mempool {
         }
         if tails != self.tails {
             return Err("tail set differs from the queues' tails".into());
+        }
+        let ages: BTreeSet<(u64, Address, u64)> = self
+            .senders
+            .iter()
+            .flat_map(|(s, q)| q.txs.iter().map(|(n, t)| (t.added_height, *s, *n)))
+            .collect();
+        if ages != self.by_age {
+            return Err("age index differs from the queues".into());
         }
         if count > self.config.max_txs || bytes > self.config.max_total_bytes {
             return Err("over the pool limits".into());

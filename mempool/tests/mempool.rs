@@ -3,7 +3,7 @@
 
 mod common;
 
-use cairn_mempool::{Mempool, MempoolError};
+use cairn_mempool::{Mempool, MempoolError, Recheck};
 use cairn_types::tx::{TxError, tx_hash};
 use cairn_types::{Address, Bytes, Msg, PublicKey, Signature, Tx, TxBody};
 use common::*;
@@ -222,7 +222,7 @@ fn future_and_per_sender_limits() {
     // A block used nonce 0 through another node's tx: the recheck drops the
     // stale one and the window moves.
     st2.set(&a, u64::MAX, 1);
-    mp.update(2, &[], &st2);
+    mp.update(2, &[], Recheck::All, &st2);
     let e = mp.check_tx(tx(&a, 3, 1000, 1), &st2).unwrap();
     assert!(!e.future, "stale nonce 0 is dropped and 3 fits");
     assert_eq!(mp.len(), 3);
@@ -420,7 +420,7 @@ fn update_removes_committed_rechecks_and_caches_echoes() {
     // another node): b0 still fits, b1 no longer does.
     st.set(&a, 100_000 - 1001, 1);
     st.set(&b, 12_000, 0);
-    let report = mp.update(2, &[Bytes(a0.clone())], &st);
+    let report = mp.update(2, &[Bytes(a0.clone())], Recheck::All, &st);
     assert_eq!(report.committed, 1);
     assert_eq!(report.invalid.len(), 1);
     assert_eq!(report.invalid[0].0, tx_hash(&b1));
@@ -434,7 +434,7 @@ fn update_removes_committed_rechecks_and_caches_echoes() {
     assert_eq!(e, MempoolError::AlreadySeen { hash: tx_hash(&a0) });
     // A different tx with a used nonce (committed elsewhere) is dropped by recheck.
     st.set(&a, 100_000, 2);
-    let report = mp.update(3, &[], &st);
+    let report = mp.update(3, &[], Recheck::All, &st);
     assert_eq!(report.invalid.len(), 1);
     assert!(matches!(
         report.invalid[0].1,
@@ -458,7 +458,7 @@ fn recheck_drops_gapped_txs_beyond_the_future_limit() {
     // fit but are now gapped, and only one future tx may stay: the highest
     // nonce goes.
     st.set(&a, 3 * 1001 + 100, 0);
-    let report = mp.update(2, &[], &st);
+    let report = mp.update(2, &[], Recheck::All, &st);
     let reasons: Vec<_> = report.invalid.iter().map(|(_, e)| e.clone()).collect();
     assert!(matches!(
         reasons[0],
@@ -479,7 +479,7 @@ fn recheck_applies_a_raised_minimum_fee() {
     let size = transfer_size() as u64;
     mp.check_tx(tx(&a, 0, size, 1), &st).unwrap();
     st.min_fee_per_byte = 2;
-    let report = mp.update(2, &[], &st);
+    let report = mp.update(2, &[], Recheck::All, &st);
     assert!(matches!(
         report.invalid[0].1,
         MempoolError::FeeTooLow { .. }
@@ -495,13 +495,13 @@ fn txs_expire_after_ttl_blocks() {
     cfg.ttl_blocks = 3;
     let mut mp = Mempool::new(cfg, 10);
     let old = mp.check_tx(tx(&a, 0, 1000, 1), &st).unwrap().hash;
-    mp.update(11, &[], &st);
-    mp.update(12, &[], &st);
+    mp.update(11, &[], Recheck::All, &st);
+    mp.update(12, &[], Recheck::All, &st);
     let young = mp.check_tx(tx(&b, 0, 1000, 1), &st).unwrap().hash;
-    let r = mp.update(13, &[], &st);
+    let r = mp.update(13, &[], Recheck::All, &st);
     assert_eq!(r.expired, vec![old]);
     assert!(mp.contains(&young));
-    assert_eq!(mp.update(15, &[], &st).expired, vec![young]);
+    assert_eq!(mp.update(15, &[], Recheck::All, &st).expired, vec![young]);
 }
 
 #[test]
@@ -573,7 +573,7 @@ fn batch_admission_verifies_once_and_reports_each() {
         !mp.is_verified(&tx_hash(&batch[2])),
         "a forged tx is never marked verified"
     );
-    mp.update(2, &block, &st);
+    mp.update(2, &block, Recheck::All, &st);
     assert!(
         !mp.is_verified(&tx_hash(&batch[1])),
         "committed txs leave the cache"
@@ -591,7 +591,7 @@ fn a_tx_failing_stateful_checks_keeps_its_verification() {
     assert!(mp.is_verified(&tx_hash(&t)));
     // Funded by a later block, the same bytes are accepted (not cached as invalid).
     st.set(&a, 10_000, 0);
-    mp.update(2, &[], &st);
+    mp.update(2, &[], Recheck::All, &st);
     mp.check_tx(t, &st).unwrap();
 }
 
@@ -647,6 +647,6 @@ fn committed_accounts_are_read_once_per_height() {
     // reading of the account stands.
     st.set(&a, 10_000, 0);
     assert!(poor(mp.check_tx(t.clone(), &st).unwrap_err()));
-    mp.update(2, &[], &st);
+    mp.update(2, &[], Recheck::All, &st);
     mp.check_tx(t, &st).unwrap();
 }

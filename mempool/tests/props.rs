@@ -8,7 +8,7 @@ mod common;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 
-use cairn_mempool::{Mempool, StateView, max_spend};
+use cairn_mempool::{Mempool, Recheck, StateView, max_spend};
 use cairn_types::tx::tx_hash;
 use cairn_types::{Address, Hash, SigningKey};
 use common::*;
@@ -104,7 +104,10 @@ proptest! {
         cfg.max_per_sender = 5;
         cfg.max_future_per_sender = 2;
         cfg.max_total_bytes = 7 * transfer_size();
-        let mut mp = Mempool::new(cfg, 1);
+        let mut mp = Mempool::new(cfg.clone(), 1);
+        // The same operations with every sender rechecked at each update:
+        // `mp` rechecks only the accounts that changed, and must end alike.
+        let mut full = Mempool::new(cfg, 1);
         let mut known: HashMap<Hash, Known> = HashMap::new();
         let mut height = 1;
         for (i, op) in ops.into_iter().enumerate() {
@@ -113,7 +116,9 @@ proptest! {
                     let k = &keys[sender];
                     let nonce = st.account(&k.public_key().address()).nonce + ahead;
                     let b = tx(k, nonce, fee, amount);
-                    if mp.check_tx(b.clone(), &st).is_ok() {
+                    let admitted = mp.check_tx(b.clone(), &st).is_ok();
+                    prop_assert_eq!(admitted, full.check_tx(b.clone(), &st).is_ok());
+                    if admitted {
                         known.insert(tx_hash(&b), Known {
                             sender: k.public_key().address(),
                             nonce,
@@ -125,27 +130,33 @@ proptest! {
                 }
                 Op::Commit { max_txs } => {
                     let block = mp.reap(usize::MAX, max_txs);
+                    let mut changed = Vec::new();
                     for b in &block {
                         let t = decode(b);
+                        changed.push(t.sender());
                         let a = st.accounts.get_mut(&t.sender()).unwrap();
                         prop_assert_eq!(a.nonce, t.body.nonce);
                         a.nonce += 1;
                         a.balance = a.balance.checked_sub(max_spend(&t) as u64).unwrap();
                     }
                     height += 1;
-                    mp.update(height, &block, &st);
+                    mp.update(height, &block, Recheck::Changed(&changed), &st);
+                    full.update(height, &block, Recheck::All, &st);
                     for b in &block {
                         prop_assert!(!mp.contains(&tx_hash(b)));
                     }
                 }
                 Op::Drain { sender, amount } => {
-                    let a = st.accounts.get_mut(&keys[sender].public_key().address()).unwrap();
+                    let drained = keys[sender].public_key().address();
+                    let a = st.accounts.get_mut(&drained).unwrap();
                     a.balance = a.balance.saturating_sub(amount);
                     height += 1;
-                    mp.update(height, &[], &st);
+                    mp.update(height, &[], Recheck::Changed(&[drained]), &st);
+                    full.update(height, &[], Recheck::All, &st);
                 }
             }
             mp.check_invariants().map_err(TestCaseError::fail)?;
+            prop_assert_eq!(mp.reap(usize::MAX, usize::MAX), full.reap(usize::MAX, usize::MAX));
             // After an update, every sender's pending spend fits its balance.
             check_reap(&mp, &st, &known)?;
         }

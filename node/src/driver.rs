@@ -32,6 +32,7 @@ use std::time::Duration;
 use cairn_consensus::guard::{GuardError, SignedMessage, SigningGuard};
 use cairn_consensus::wal::{self, WalRecord};
 use cairn_consensus::{Backlog, Core, Input, Message, Output, Params, Step, Timeout, Timeouts};
+use cairn_mempool::Recheck;
 use cairn_state::{Executed, Signatures};
 use cairn_types::{
     Address, Block, Commit, DuplicateVoteEvidence, Evidence, NodeId, SignedVote, SigningKey, Time,
@@ -716,8 +717,13 @@ impl Driver {
         let writing = started.elapsed() - executing;
         let params = s.store.params()?;
         let view = StoreView(&s.store);
+        // New parameters may raise the minimum fee: every sender then.
+        let recheck = match executed.new_params {
+            Some(_) => Recheck::All,
+            None => Recheck::Changed(&executed.changed_accounts),
+        };
         if let Ok(mut m) = s.mempool.lock() {
-            let report = m.update(height, &block.txs, &view);
+            let report = m.update(height, &block.txs, recheck, &view);
             debug!(
                 committed = report.committed,
                 dropped = report.invalid.len(),

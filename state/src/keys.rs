@@ -63,6 +63,11 @@ pub fn account(addr: &Address) -> Vec<u8> {
     cat(&[ACCOUNT, &addr.0])
 }
 
+/// The address whose account `key` is ([`account`]'s inverse).
+pub fn account_of(key: &[u8]) -> Option<Address> {
+    key.strip_prefix(ACCOUNT)?.try_into().ok().map(Address)
+}
+
 /// Key of a validator, by operator.
 pub fn validator(operator: &Address) -> Vec<u8> {
     cat(&[VALIDATOR, &operator.0])

@@ -159,6 +159,9 @@ pub struct Executed {
     pub validators_after_next: ValidatorSet,
     /// New chain parameters (in force from `height + 1`), if the block changed them.
     pub new_params: Option<ChainParams>,
+    /// The accounts the block changed, in key order (the mempool rechecks
+    /// only their senders' pending txs).
+    pub changed_accounts: Vec<Address>,
     base_app_hash: Hash,
     time: Time,
     state: StateWrites,
@@ -650,6 +653,10 @@ impl Store {
         let (validator_updates, validators_after_next) = app.end_block(&head.set_after)?;
         let new_params = app.new_params.take();
         let changes = app.ov.into_changes();
+        let changed_accounts = changes
+            .iter()
+            .filter_map(|c| keys::account_of(&c.key))
+            .collect();
         let (app_hash, state) = compute_state(
             &TreeView::cached(&self.db, &self.cache.nodes),
             changes,
@@ -665,6 +672,7 @@ impl Store {
             validator_updates,
             validators_after_next,
             new_params,
+            changed_accounts,
             base_app_hash: head.app_hash,
             time: hd.time,
             state,
