@@ -287,6 +287,7 @@ pub struct CommitStats {
 }
 
 /// Tree writes of one version, plus the flat-state changes behind them.
+#[derive(Default)]
 struct StateWrites {
     version: u64,
     changes: Vec<Change>,
@@ -788,7 +789,7 @@ impl Store {
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
         db.db.write_opt(batch, &opts)?;
-        self.write_through(&ex.state);
+        self.write_through(std::mem::take(&mut ex.state));
         if let Ok(mut c) = self.last_commit.write() {
             *c = stats;
         }
@@ -806,22 +807,21 @@ impl Store {
             oldest_version: oldest,
             valset_floor: floor,
         };
-        ex.state.changes = Vec::new();
-        ex.state.tree = TreeUpdateBatch::default();
         Ok(ex)
     }
 
     /// Puts a committed version's entries and nodes into the caches (after
     /// its batch is on disk, under the writer lock: see [`crate::cache`]).
-    fn write_through(&self, w: &StateWrites) {
+    /// Takes the writes: their keys and values move into the flat map.
+    fn write_through(&self, w: StateWrites) {
         if let Some(mut flat) = usable(&self.cache.flat) {
-            for c in &w.changes {
+            for c in w.changes {
                 let entry = Some(Committed {
                     version: w.version,
-                    value: c.value.clone(),
+                    value: c.value,
                 });
                 let weight = flat_weight(&c.key, &entry);
-                flat.insert(c.key.clone(), entry, weight);
+                flat.insert(c.key, entry, weight);
             }
         }
         if let Some(mut nodes) = usable(&self.cache.nodes) {
