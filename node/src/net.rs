@@ -515,9 +515,14 @@ async fn on_gossip(
     }
 }
 
-/// Signer, proposer and signature against the set of the message's height.
-/// Heights whose set we do not know yet are ignored (not forwarded, no penalty).
-fn precheck(shared: &Shared, msg: &Message) -> Acceptance {
+/// Judges a gossiped proposal or vote: signer, proposer and signature
+/// against the set of the message's height. Heights whose set we do not
+/// know yet are ignored (not forwarded, no penalty). Below the last
+/// committed height a valid message helps no one (the driver drops it, a
+/// peer that far behind syncs blocks): it is ignored too, so a replay of old
+/// signed votes, once gossipsub's duplicate window has passed, is not
+/// forwarded to every node again; an invalid one is still rejected.
+pub fn precheck(shared: &Shared, msg: &Message) -> Acceptance {
     let chain_id = shared.store.chain_id();
     let height = match msg {
         Message::Proposal(p, _) => p.proposal.height,
@@ -526,6 +531,10 @@ fn precheck(shared: &Shared, msg: &Message) -> Acceptance {
     let Ok(Some(set)) = shared.store.validators_at(height) else {
         return Acceptance::Ignore;
     };
+    let stale = shared
+        .store
+        .latest_height()
+        .is_ok_and(|latest| height < latest);
     let ok = match msg {
         Message::Vote(sv) => set
             .get(&sv.vote.validator)
@@ -538,10 +547,10 @@ fn precheck(shared: &Shared, msg: &Message) -> Acceptance {
                 && sp.verify(chain_id, &proposer.pub_key).is_ok()
         }
     };
-    if ok {
-        Acceptance::Accept
-    } else {
-        Acceptance::Reject
+    match (ok, stale) {
+        (false, _) => Acceptance::Reject,
+        (true, true) => Acceptance::Ignore,
+        (true, false) => Acceptance::Accept,
     }
 }
 

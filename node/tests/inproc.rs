@@ -3,7 +3,8 @@
 //! of libp2p: blocks are decided and committed, every store agrees on every
 //! block and app hash, transfers are executed, and a node that missed the
 //! first blocks (its messages were dropped) catches up by fetching decided
-//! blocks and then votes again.
+//! blocks and then votes again. The gossip precheck is judged against a
+//! store with real heights behind it.
 
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -12,13 +13,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use cairn_genesis::keys::AccountKeyFile;
+use cairn_consensus::Message;
+use cairn_genesis::keys::{AccountKeyFile, ValidatorKeyFile};
 use cairn_node::chain::StoreView;
 use cairn_node::config::Config;
 use cairn_node::driver::{NetCommand, NetEvent};
 use cairn_node::home::{Home, TestnetOptions, testnet};
+use cairn_node::net::precheck;
 use cairn_node::node::{Assembled, Shared, assemble};
-use cairn_types::{Msg, NodeId, Tx, TxBody};
+use cairn_p2p::Acceptance;
+use cairn_types::{BlockId, Hash, Msg, NodeId, SignedVote, Tx, TxBody, Vote, VoteKind};
 use tokio::sync::{mpsc, watch};
 
 struct Net {
@@ -259,5 +263,41 @@ async fn serial_a_late_node_catches_up_by_fetching_decided_blocks() {
         signed > ahead,
         "the late node signed at height {signed}, after catching up past {ahead}"
     );
+    net.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_gossip_precheck_ignores_valid_votes_below_the_last_committed_height() {
+    let net = start(4, &[Duration::ZERO; 4]).await;
+    net.wait_all(4, 60).await;
+    // Stopped, so the heights judged against do not move under the test.
+    let _ = net.shutdown.send(true);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let shared = &net.shared[0];
+    let latest = net.height(0);
+    let key = ValidatorKeyFile::load(&net.homes[1].validator_key_file()).unwrap();
+    let other = ValidatorKeyFile::load(&net.homes[2].validator_key_file()).unwrap();
+    let vote = |height: u64, signer: &cairn_types::SigningKey| {
+        let vote = Vote {
+            kind: VoteKind::Precommit,
+            height,
+            round: 0,
+            value: Some(BlockId(Hash::digest(&height.to_le_bytes()))),
+            timestamp: cairn_node::home::now(),
+            validator: key.public_key().address(),
+        };
+        Message::Vote(SignedVote::sign(vote, "inproc", signer))
+    };
+    let judged =
+        |height: u64, signer: &cairn_types::SigningKey| precheck(shared, &vote(height, signer));
+    // A replay of an old vote: validly signed, not forwarded, not punished.
+    assert_eq!(judged(1, &key), Acceptance::Ignore);
+    assert_eq!(judged(latest - 1, &key), Acceptance::Ignore);
+    // Still judged by its height's set: a bad signature is punished however old.
+    assert_eq!(judged(1, &other), Acceptance::Reject);
+    // The last committed height (for peers one behind) and the height being decided.
+    assert_eq!(judged(latest, &key), Acceptance::Accept);
+    assert_eq!(judged(latest + 1, &key), Acceptance::Accept);
+    assert_eq!(judged(latest + 1, &other), Acceptance::Reject);
     net.stop();
 }
