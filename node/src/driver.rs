@@ -24,7 +24,7 @@
 //! A failed write (store, WAL, guard) is fatal: the driver stops with an
 //! error rather than continue on a state it cannot trust.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -128,6 +128,13 @@ pub enum NetEvent {
         /// The peer.
         peer: NodeId,
     },
+    /// A block request to a peer failed without proof of misbehaviour
+    /// (timeout, refusal, lost connection): it is passed over as the peer
+    /// to sync from for [`SYNC_COOLDOWN`].
+    Unresponsive {
+        /// The peer.
+        peer: NodeId,
+    },
 }
 
 /// A committed block, as published to RPC subscribers.
@@ -198,6 +205,9 @@ pub struct Driver {
     fetched: BTreeMap<u64, (Block, Commit, Option<NodeId>)>,
     /// Highest height a peer reported, and who.
     best_peer: Option<(NodeId, u64)>,
+    /// Peers whose block request failed, and when: not chosen to sync from
+    /// until [`SYNC_COOLDOWN`] has passed.
+    unresponsive: HashMap<NodeId, Instant>,
     /// `(height, round, step)` at the last re-broadcast tick.
     last_progress: Option<(u64, u32, Step)>,
     /// `GetValue` waiting for transactions (`create_empty_blocks = false`).
@@ -233,6 +243,10 @@ const MAX_FETCHED: u64 = 256;
 
 /// How long to wait before asking again for a decided block.
 const REQUEST_RETRY: Duration = Duration::from_millis(1000);
+
+/// How long a peer that failed a block request is passed over as the peer
+/// to sync from. Not a ban: an honest peer cut off by a partition fails too.
+pub const SYNC_COOLDOWN: Duration = Duration::from_secs(30);
 
 impl Driver {
     /// Opens the WAL, restores the current height from it and from the guard,
@@ -287,6 +301,7 @@ impl Driver {
             requested: None,
             fetched: BTreeMap::new(),
             best_peer: None,
+            unresponsive: HashMap::new(),
             last_progress: None,
             pending_value: None,
             status,
@@ -423,18 +438,40 @@ impl Driver {
                 from,
             } => self.on_decided(block, commit, from),
             NetEvent::PeerHeight { peer, height } => {
-                if self.best_peer.is_none_or(|(_, h)| height > h) {
-                    self.best_peer = Some((peer, height));
-                }
+                self.note_peer_height(peer, height);
                 self.maybe_request();
                 Ok(())
             }
             NetEvent::PeerGone { peer } => {
-                if self.best_peer.is_some_and(|(p, _)| p == peer) {
-                    self.best_peer = None;
-                }
+                self.forget_sync_target(peer);
                 Ok(())
             }
+            NetEvent::Unresponsive { peer } => {
+                let now = Instant::now();
+                self.unresponsive
+                    .retain(|_, at| now.duration_since(*at) < SYNC_COOLDOWN);
+                self.unresponsive.insert(peer, now);
+                self.forget_sync_target(peer);
+                Ok(())
+            }
+        }
+    }
+
+    /// Makes `peer` the one to sync from if it is the highest seen and has
+    /// not failed a request within [`SYNC_COOLDOWN`].
+    fn note_peer_height(&mut self, peer: NodeId, height: u64) {
+        let cooling = self
+            .unresponsive
+            .get(&peer)
+            .is_some_and(|at| at.elapsed() < SYNC_COOLDOWN);
+        if !cooling && self.best_peer.is_none_or(|(_, h)| height > h) {
+            self.best_peer = Some((peer, height));
+        }
+    }
+
+    fn forget_sync_target(&mut self, peer: NodeId) {
+        if self.best_peer.is_some_and(|(p, _)| p == peer) {
+            self.best_peer = None;
         }
     }
 
@@ -451,10 +488,9 @@ impl Driver {
             self.backlog
                 .push(current.min(height.saturating_sub(1)), msg);
             if height > current {
-                if let Some(peer) = from
-                    && self.best_peer.is_none_or(|(_, h)| height > h + 1)
-                {
-                    self.best_peer = Some((peer, height.saturating_sub(1)));
+                // A message of height h proves its sender has h - 1.
+                if let Some(peer) = from {
+                    self.note_peer_height(peer, height.saturating_sub(1));
                 }
                 self.maybe_request();
             }
@@ -765,17 +801,22 @@ impl Driver {
         self.requested = None;
         self.pending_value = None;
         self.last_progress = None;
-        let behind = self.best_peer.is_some_and(|(_, h)| h >= nb.height);
+        // Behind only on evidence, the next block already fetched: a peer's
+        // claim alone would let one that advertises a far height and never
+        // serves it make us skip every timeout_commit. A fetched block that
+        // arrives during the wait starts the height at once (`on_decided`).
+        let behind = self.fetched.contains_key(&nb.height);
         self.status.catching_up.store(behind, Ordering::SeqCst);
         // timeout_commit counts from the decision (CometBFT's CommitTime),
-        // so the time spent executing above is part of it. Peers ahead: no
-        // wait. The start happens on the next turn of the loop, not here, so
-        // that a long run of fetched blocks does not recurse.
+        // so the time spent executing above is part of it. The start happens
+        // on the next turn of the loop, not here, so that a long run of
+        // fetched blocks does not recurse.
         self.start_at = Some(if behind {
             Instant::now()
         } else {
             started + Duration::from_millis(self.config.timeout_commit_ms)
         });
+        self.maybe_request();
         Ok(())
     }
 

@@ -387,7 +387,10 @@ async fn fetch_decided(
                 warn!(%peer, error = %e, "invalid block sync answer");
                 let _ = p2p.report_bad_peer(peer, e.to_string()).await;
             }
-            Err(e) => debug!(%peer, error = %e, "block request failed"),
+            Err(e) => {
+                debug!(%peer, error = %e, "block request failed");
+                let _ = to_driver.send(NetEvent::Unresponsive { peer }).await;
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Hostile peers (issue #8, item 7). Four validators run; after a baseline,
-//! eleven allowlisted peers built on the p2p crate alone (one node key each,
+//! twelve allowlisted peers built on the p2p crate alone (one node key each,
 //! so each kind of attack gets its own verdict) attack them for as long,
 //! while a fresh full node syncs:
 //!
@@ -16,12 +16,15 @@
 //! | `forged_blocks` | advertises a height far ahead; answers block requests with the real block and a commit with corrupted signatures (a block it made up above the heights it downloaded) | ban (reported) |
 //! | `mismatched_answers` | same, but the commit is for another block | ban (reported) |
 //! | `height_liar` | advertises a height far ahead; answers block requests with no block | ban (reported) |
+//! | `height_staller` | advertises a height far ahead; never answers block requests | pass it over as the peer to sync from (no ban: a cut-off honest peer fails the same way), keep `timeout_commit` |
 //!
 //! Verdict (all strict unless said): every validator and the full node hold
 //! the same block hash at every height; each `reject` peer is banned by
 //! every validator (its log says so) and in no validator's `net_info` at
 //! the end, each unpunished peer banned by none and in every validator's; the full node bans `forged_blocks`
-//! (it asks for heights the forger holds real blocks of) and reaches the tip; every
+//! (it asks for heights the forger holds real blocks of) and reaches the tip; the
+//! chain commits at most 1.25 times its baseline rate (a node that believes a
+//! liar's height skips `timeout_commit` and commits back to back); every
 //! validator's RSS grows by less than 100 MiB over its value at the end of
 //! the baseline; the chain keeps at least 80% of its baseline commit rate
 //! in the long form (`CHAOS_SECONDS` >= 300, `scripts/hostile-peer.sh`),
@@ -52,6 +55,8 @@ use common::{Testnet, metric, rss_kib};
 
 const VALIDATORS: usize = 4;
 const MIB: u64 = 1024;
+/// Most the commit rate may rise under attack (it has no reason to rise).
+const MAX_RATE_RATIO: f64 = 1.25;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Attack {
@@ -66,10 +71,11 @@ enum Attack {
     ForgedBlocks,
     MismatchedAnswers,
     HeightLiar,
+    HeightStaller,
 }
 
 impl Attack {
-    const ALL: [Attack; 11] = [
+    const ALL: [Attack; 12] = [
         Attack::BadSignature,
         Attack::NonValidator,
         Attack::FarPast,
@@ -81,6 +87,7 @@ impl Attack {
         Attack::ForgedBlocks,
         Attack::MismatchedAnswers,
         Attack::HeightLiar,
+        Attack::HeightStaller,
     ];
 
     fn name(self) -> &'static str {
@@ -96,31 +103,40 @@ impl Attack {
             Attack::ForgedBlocks => "forged_blocks",
             Attack::MismatchedAnswers => "mismatched_answers",
             Attack::HeightLiar => "height_liar",
+            Attack::HeightStaller => "height_staller",
         }
     }
 
     /// Whether validators must ban the sender. The others send what a node
-    /// cannot judge (far-future heights) or never sees (frames gossipsub drops).
+    /// cannot judge (far-future heights, unanswered requests) or never sees
+    /// (frames gossipsub drops).
     fn punished(self) -> bool {
-        !matches!(self, Attack::FarFuture | Attack::OversizedFrame)
+        !matches!(
+            self,
+            Attack::FarFuture | Attack::OversizedFrame | Attack::HeightStaller
+        )
     }
 
     /// Pause between two sends (for the forgers: between two height lies).
     fn period(self) -> Duration {
         match self {
             Attack::Oversized | Attack::OversizedFrame => Duration::from_millis(250),
-            Attack::ForgedBlocks | Attack::MismatchedAnswers | Attack::HeightLiar => {
-                Duration::from_secs(1)
-            }
+            Attack::ForgedBlocks
+            | Attack::MismatchedAnswers
+            | Attack::HeightLiar
+            | Attack::HeightStaller => Duration::from_secs(1),
             _ => Duration::from_millis(20),
         }
     }
 
-    /// Whether it advertises a far height and answers block requests.
+    /// Whether it advertises a far height (and is asked for blocks).
     fn forges(self) -> bool {
         matches!(
             self,
-            Attack::ForgedBlocks | Attack::MismatchedAnswers | Attack::HeightLiar
+            Attack::ForgedBlocks
+                | Attack::MismatchedAnswers
+                | Attack::HeightLiar
+                | Attack::HeightStaller
         )
     }
 }
@@ -150,6 +166,8 @@ struct Stats {
     sent: AtomicU64,
     refused: AtomicU64,
     answered: AtomicU64,
+    /// Requests held unanswered (the staller).
+    held: AtomicU64,
     disconnects: AtomicU64,
 }
 
@@ -238,7 +256,10 @@ fn craft(kind: Attack, ctx: &Ctx, n: u64) -> Vec<(Topic, Vec<u8>)> {
                 GossipMessage::Txs(cairn_p2p::TxBatch(txs)).encode(),
             )]
         }
-        Attack::ForgedBlocks | Attack::MismatchedAnswers | Attack::HeightLiar => Vec::new(),
+        Attack::ForgedBlocks
+        | Attack::MismatchedAnswers
+        | Attack::HeightLiar
+        | Attack::HeightStaller => Vec::new(),
     }
 }
 
@@ -303,6 +324,8 @@ async fn handle_events(
     ctx: Arc<Ctx>,
     stats: Arc<Stats>,
 ) {
+    // The staller's requests, held unanswered until they time out.
+    let mut held = Vec::new();
     while let Some(ev) = events.recv().await {
         match ev {
             NetworkEvent::Request {
@@ -312,6 +335,11 @@ async fn handle_events(
                     },
                 ..
             } if kind.forges() => {
+                if kind == Attack::HeightStaller {
+                    held.push(responder);
+                    stats.held.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 let answer = match kind {
                     Attack::HeightLiar => Vec::new(),
                     _ => vec![forge(kind, &ctx, from)],
@@ -498,11 +526,12 @@ fn serial_hostile_peers_are_banned_while_the_chain_keeps_its_pace() {
             .count();
         let s = &stats[k];
         let line = format!(
-            "{:<19} sent={} refused={} answered={} disconnects={} banned_by={banned_by}/{VALIDATORS} connected_at_end={connected} reasons={:?}",
+            "{:<19} sent={} refused={} answered={} held={} disconnects={} banned_by={banned_by}/{VALIDATORS} connected_at_end={connected} reasons={:?}",
             kind.name(),
             s.sent.load(Ordering::Relaxed),
             s.refused.load(Ordering::Relaxed),
             s.answered.load(Ordering::Relaxed),
+            s.held.load(Ordering::Relaxed),
             s.disconnects.load(Ordering::Relaxed),
             reasons.iter().flatten().collect::<Vec<_>>(),
         );
@@ -578,6 +607,13 @@ fn serial_hostile_peers_are_banned_while_the_chain_keeps_its_pace() {
     if ratio < min_ratio {
         failures.push(format!(
             "commit rate {:.2} -> {:.2} heights/s (ratio {ratio:.2} < {min_ratio})",
+            baseline.rate, attacked.rate
+        ));
+    }
+    // Faster is wrong too: timeout_commit was skipped on a liar's word.
+    if ratio > MAX_RATE_RATIO {
+        failures.push(format!(
+            "commit rate {:.2} -> {:.2} heights/s (ratio {ratio:.2} > {MAX_RATE_RATIO})",
             baseline.rate, attacked.rate
         ));
     }
