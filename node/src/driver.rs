@@ -11,7 +11,9 @@
 //!   ([`chain::validate_block`]) before the core hears "valid";
 //! - `Decide` commits the block to the store in one write batch, then
 //!   updates the mempool and evidence pool, publishes the block, and starts
-//!   the next height `timeout_commit` after the decision.
+//!   the next height `timeout_commit` after the decision (at once when the
+//!   next block is already fetched: a peer's claimed height alone does not
+//!   skip the wait).
 //!
 //! Gossip does not re-deliver, so the driver re-sends its own latest
 //! messages while a round makes no progress, and when it sees messages of a
@@ -19,7 +21,8 @@
 //! and commit of its own height: one mechanism serves catch-up after a missed
 //! decision and block sync after a restart or a long absence. Every fetched
 //! block is validated against our own state before the core (which checks
-//! the commit against the height's validator set) accepts it.
+//! the commit against the height's validator set) accepts it. A peer whose
+//! request failed is not chosen to sync from for `SYNC_COOLDOWN`.
 //!
 //! A failed write (store, WAL, guard) is fatal: the driver stops with an
 //! error rather than continue on a state it cannot trust.

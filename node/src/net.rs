@@ -5,13 +5,16 @@
 //!   set of their height (signer, proposer, signature) before gossipsub may
 //!   forward them, then handed to the driver; evidence is shape-checked and
 //!   handed to the driver. Invalid messages are rejected (never forwarded,
-//!   the sender penalised).
+//!   the sender penalised); valid ones below the last committed height are
+//!   ignored (never forwarded).
 //! - Gossip out: txs admitted over RPC are published in batches (up to
 //!   [`TX_GOSSIP_LINGER`] after the first), never one message per tx.
 //! - Requests in: blocks with their commits and catch-up queries are served
 //!   from the store.
 //! - Driver commands out: broadcasts, fetches of decided blocks (one sync
-//!   request returns up to [`SYNC_BATCH`] blocks), penalties.
+//!   request returns up to [`SYNC_BATCH`] blocks), penalties. A lying
+//!   server is reported; one whose request fails without proof is named to
+//!   the driver, which stops syncing from it for a while.
 //! - After every commit the advertised height is updated.
 
 use std::sync::atomic::{AtomicBool, Ordering};
