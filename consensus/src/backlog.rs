@@ -18,13 +18,6 @@ pub struct Backlog {
     items: VecDeque<Message>,
 }
 
-fn height_of(m: &Message) -> u64 {
-    match m {
-        Message::Proposal(p, _) => p.proposal.height,
-        Message::Vote(v) => v.vote.height,
-    }
-}
-
 impl Backlog {
     /// An empty backlog of at most `capacity` messages, for heights at most `max_ahead` above ours.
     pub fn new(capacity: usize, max_ahead: u64) -> Backlog {
@@ -38,7 +31,7 @@ impl Backlog {
     /// Keeps `msg` if it is for a height in `(current, current + max_ahead]`
     /// and there is room. Returns whether it was kept.
     pub fn push(&mut self, current: u64, msg: Message) -> bool {
-        let h = height_of(&msg);
+        let h = msg.height();
         if h <= current || h > current.saturating_add(self.max_ahead) {
             return false;
         }
@@ -54,8 +47,8 @@ impl Backlog {
         let (now, later): (Vec<Message>, Vec<Message>) = self
             .items
             .drain(..)
-            .filter(|m| height_of(m) >= height)
-            .partition(|m| height_of(m) == height);
+            .filter(|m| m.height() >= height)
+            .partition(|m| m.height() == height);
         self.items = later.into();
         now
     }

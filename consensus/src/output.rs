@@ -67,6 +67,16 @@ pub enum Message {
     Vote(SignedVote),
 }
 
+impl Message {
+    /// The height the message is for.
+    pub fn height(&self) -> u64 {
+        match self {
+            Message::Proposal(p, _) => p.proposal.height,
+            Message::Vote(v) => v.vote.height,
+        }
+    }
+}
+
 /// Why an input did not apply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Ignored {

@@ -479,10 +479,7 @@ impl Driver {
     }
 
     fn route_message(&mut self, msg: Message, from: Option<NodeId>) -> Result<(), DriverError> {
-        let height = match &msg {
-            Message::Proposal(p, _) => p.proposal.height,
-            Message::Vote(v) => v.vote.height,
-        };
+        let height = msg.height();
         let current = self.core.height();
         if height < current {
             return Ok(());

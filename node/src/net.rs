@@ -530,10 +530,7 @@ async fn on_gossip(
 /// forwarded to every node again; an invalid one is still rejected.
 pub fn precheck(shared: &Shared, msg: &Message) -> Acceptance {
     let chain_id = shared.store.chain_id();
-    let height = match msg {
-        Message::Proposal(p, _) => p.proposal.height,
-        Message::Vote(v) => v.vote.height,
-    };
+    let height = msg.height();
     let Ok(Some(set)) = shared.store.validators_at(height) else {
         return Acceptance::Ignore;
     };
